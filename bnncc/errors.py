@@ -1,0 +1,5 @@
+"""The one error type bnncc raises for bad input: the CLI prints it in one line and exits 2."""
+
+
+class BnnccError(Exception):
+    """A user-facing error: bad file, unsupported op, wrong shape. The message names file, node and op."""

@@ -1,0 +1,112 @@
+"""Read an ONNX file into a FloatGraph, then run the passes that lower it to the IR."""
+
+from __future__ import annotations
+
+import os
+
+import onnx
+from onnx import numpy_helper
+
+from bnncc.errors import BnnccError
+from bnncc.frontend import dialect
+from bnncc.ir.float_ops import OPS, QUANTIZER_OPS, FloatNode
+from bnncc.ir.graph import FloatGraph, Graph, quote
+
+# Domains whose custom ops we read: QONNX (current and Brevitas-era) and FINN.
+CUSTOM_DOMAINS = {"onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general", "finn"}
+STANDARD_DOMAINS = {"", "ai.onnx"}
+LOCAL_FUNCTIONS = {("bnncc", "AdderMatMul")}
+UNSUPPORTED_YET = {
+    "GlobalAveragePool": "global average pooling",
+    "AveragePool": "average pooling",
+    "Trunc": "QONNX Trunc (average pooling)",
+}
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    out = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else v
+    return out
+
+
+def read_onnx(path: str) -> FloatGraph:
+    """Parse the file into float nodes, constants and the one data input; no rewriting yet."""
+    if not os.path.isfile(path):
+        raise BnnccError(f"{path}: no such file")
+    try:
+        model = onnx.load(path)
+    except Exception as e:  # protobuf raises several types for truncated or foreign data
+        raise BnnccError(f"{path}: not a readable ONNX file (truncated or corrupt): {type(e).__name__}") from None
+    g = model.graph
+    if not g.node:
+        raise BnnccError(f"{path}: the graph has no nodes (truncated or not an ONNX model)")
+    consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    nodes: list[FloatNode] = []
+    for n in g.node:
+        op, domain = n.op_type, n.domain
+        where = f"{path}: node {quote(n.name or n.output[0])} ({op})"
+        if domain in STANDARD_DOMAINS and op == "Constant":
+            a = _attrs(n)
+            if "value" not in a:
+                raise BnnccError(f"{where}: only tensor-valued Constant nodes are supported")
+            consts[n.output[0]] = numpy_helper.to_array(a["value"])
+            continue
+        if op in UNSUPPORTED_YET:
+            raise BnnccError(f"{where}: {UNSUPPORTED_YET[op]} is not supported yet")
+        known = (
+            (domain in STANDARD_DOMAINS and op in OPS | {"Sign": None})
+            or (domain in CUSTOM_DOMAINS and op in QUANTIZER_OPS)
+            or (domain, op) in LOCAL_FUNCTIONS
+        )
+        if not known:
+            raise BnnccError(f"{where}: op {op!s} of domain {domain or 'ai.onnx'!r} is not supported")
+        nodes.append(FloatNode(op, list(n.input), list(n.output), _attrs(n), n.name or n.output[0]))
+    data_inputs = [i for i in g.input if i.name not in consts]
+    if len(data_inputs) != 1:
+        raise BnnccError(f"{path}: expected one data input, found {len(data_inputs)}")
+    dims = data_inputs[0].type.tensor_type.shape.dim
+    shape = tuple(d.dim_value if d.dim_value > 0 else 1 for d in dims)
+    if not shape:
+        raise BnnccError(f"{path}: input {quote(data_inputs[0].name)} has no declared shape")
+    fg = FloatGraph(path, nodes, consts, data_inputs[0].name, shape, [o.name for o in g.output])
+    _toposort(fg)
+    return fg
+
+
+def _toposort(fg: FloatGraph) -> None:
+    """Order nodes so producers come first; a cycle or a dangling input is an error."""
+    ready = set(fg.consts) | {fg.input, ""}
+    pending, ordered = list(fg.nodes), []
+    while pending:
+        progress = [n for n in pending if all(i in ready for i in n.inputs)]
+        if not progress:
+            produced = {o for n in pending for o in n.outputs}
+            n = pending[0]
+            missing = [i for i in n.inputs if i not in ready]
+            kind = "is part of a cycle" if any(m in produced for m in missing) else "reads an undefined tensor"
+            raise BnnccError(f"{fg.path}: node {quote(n.name)} ({n.op}) {kind}: {quote(missing[0])}")
+        for n in progress:
+            ready.update(n.outputs)
+        ordered += progress
+        done = {id(n) for n in progress}
+        pending = [n for n in pending if id(n) not in done]
+    for o in fg.outputs:
+        if o not in ready:
+            raise BnnccError(f"{fg.path}: graph output {quote(o)} is never produced")
+    fg.nodes = ordered
+
+
+def load(path: str) -> Graph:
+    """ONNX file -> lowered, verified IR graph."""
+    from bnncc.ir import passes
+
+    fg = read_onnx(path)
+    fg = dialect.apply(fg)
+    fg = passes.fold_constants.apply(fg)
+    fg = passes.batch_freedom.apply(fg)
+    fg = passes.dead_nodes.apply(fg)
+    graph = passes.lower.apply(fg)
+    return passes.xnor.apply(graph)
+

@@ -1,0 +1,404 @@
+"""Host-side float32 semantics of the ONNX ops bnncc reads, in numpy.
+
+This interpreter runs the host head and tail, folds constants, and is what exact threshold
+extraction evaluates: the original float32 subgraph, op by op, as ONNX and QONNX define it.
+Quantizers (ops whose output takes finitely many values) also expose `count`/`dequant` so a
+pass can read their integer codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bnncc.errors import BnnccError
+
+F32 = np.float32
+
+
+@dataclass
+class FloatNode:
+    """One ONNX-level op. `inputs` name tensors of the graph (data or constants); '' is absent."""
+
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict = field(default_factory=dict)
+    name: str = ""
+
+
+def _f32(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=F32) if np.asarray(x).dtype == np.float64 else np.asarray(x)
+
+
+def _binary(fn: Callable) -> Callable:
+    return lambda ins, a: [_f32(fn(ins[0], ins[1]))]
+
+
+def _unary(fn: Callable) -> Callable:
+    return lambda ins, a: [_f32(fn(ins[0]))]
+
+
+def _reshape(ins, a):
+    x, shape = ins[0], [int(s) for s in ins[1]]
+    shape = [x.shape[i] if s == 0 and not a.get("allowzero", 0) else s for i, s in enumerate(shape)]
+    return [x.reshape(shape)]
+
+
+def _flatten(ins, a):
+    x, axis = ins[0], a.get("axis", 1)
+    axis = axis % x.ndim if x.ndim else 0
+    return [x.reshape(int(np.prod(x.shape[:axis])), -1)]
+
+
+def _axes(ins, a) -> list[int] | None:
+    if len(ins) > 1 and ins[1] is not None:
+        return [int(v) for v in np.atleast_1d(ins[1])]
+    return a.get("axes")
+
+
+def _squeeze(ins, a):
+    axes = _axes(ins, a)
+    return [np.squeeze(ins[0], axis=tuple(axes) if axes is not None else None)]
+
+
+def _unsqueeze(ins, a):
+    x = ins[0]
+    axes = sorted(ax % (x.ndim + len(_axes(ins, a))) for ax in _axes(ins, a))
+    for ax in axes:
+        x = np.expand_dims(x, ax)
+    return [x]
+
+
+def _transpose(ins, a):
+    return [np.transpose(ins[0], a.get("perm"))]
+
+
+def _batchnorm(ins, a):
+    x, gamma, beta, mean, var = ins[:5]
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    eps = F32(a.get("epsilon", 1e-5))
+    r = lambda t: np.asarray(t, F32).reshape(shape)  # noqa: E731
+    return [((x - r(mean)) / np.sqrt(r(var) + eps) * r(gamma) + r(beta)).astype(F32)]
+
+
+def _gemm(ins, a):
+    x, w = ins[0], ins[1]
+    if a.get("transA", 0):
+        x = x.T
+    if a.get("transB", 0):
+        w = w.T
+    y = F32(a.get("alpha", 1.0)) * (x @ w)
+    if len(ins) > 2 and ins[2] is not None:
+        y = y + F32(a.get("beta", 1.0)) * ins[2]
+    return [_f32(y)]
+
+
+def _clip(ins, a):
+    lo = ins[1] if len(ins) > 1 and ins[1] is not None else a.get("min", -np.inf)
+    hi = ins[2] if len(ins) > 2 and ins[2] is not None else a.get("max", np.inf)
+    return [_f32(np.minimum(np.maximum(ins[0], lo), hi))]
+
+
+def _windows(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], pads, pad_value) -> np.ndarray:
+    """NCHW -> [N, C, OH, OW, kh, kw] views after padding."""
+    t, l, b, r = pads
+    if any(pads):
+        x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=pad_value)
+    v = np.lib.stride_tricks.sliding_window_view(x, k, axis=(2, 3))
+    return v[:, :, :: s[0], :: s[1]]
+
+
+def _spatial(a, w_shape=None):
+    k = tuple(a.get("kernel_shape") or w_shape[2:])
+    s = tuple(a.get("strides", [1, 1]))
+    p = a.get("pads", [0, 0, 0, 0])
+    if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", b"NOTSET", b"VALID"):
+        raise BnnccError("auto_pad SAME is not supported; export with explicit pads")
+    if any(d != 1 for d in a.get("dilations", [1, 1])):
+        raise BnnccError("dilated convolution/pooling is not supported")
+    return k, s, (p[0], p[1], p[2], p[3])
+
+
+def _conv(ins, a):
+    x, w = ins[0], ins[1]
+    if a.get("group", 1) != 1:
+        raise BnnccError("grouped convolution is not supported")
+    k, s, p = _spatial(a, w.shape)
+    v = _windows(x, k, s, p, 0)  # N C OH OW kh kw
+    y = np.einsum("nchwij,ocij->nohw", v.astype(np.float64), w.astype(np.float64))
+    if len(ins) > 2 and ins[2] is not None:
+        y = y + ins[2].reshape(1, -1, 1, 1)
+    return [y.astype(F32)]
+
+
+def _maxpool(ins, a):
+    if a.get("ceil_mode", 0):
+        raise BnnccError("MaxPool ceil_mode=1 is not supported")
+    k, s, p = _spatial(a)
+    return [_windows(ins[0], k, s, p, -np.inf).max(axis=(-2, -1))]
+
+
+def _topk(ins, a):
+    x, k = ins[0], int(np.asarray(ins[1]).ravel()[0])
+    axis, largest = a.get("axis", -1), a.get("largest", 1)
+    order = np.argsort(-x if largest else x, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(k), axis=axis)
+    return [np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)]
+
+
+def _argmax(ins, a):
+    axis, keep = a.get("axis", 0), a.get("keepdims", 1)
+    y = np.argmax(ins[0], axis=axis)
+    return [np.expand_dims(y, axis) if keep else y]
+
+
+def _adder(ins, a):
+    """AdderNet layer y = -sum_i |x_i - w_ij| (domain bnncc), chunked to bound memory."""
+    x, w = ins[0].astype(np.float64), ins[1].astype(np.float64)
+    out = np.empty(x.shape[:-1] + (w.shape[1],))
+    for j in range(0, w.shape[1], 64):
+        out[..., j : j + 64] = -np.abs(x[..., :, None] - w[:, j : j + 64]).sum(axis=-2)
+    return [out.astype(F32)]
+
+
+def _concat(ins, a):
+    return [np.concatenate([np.atleast_1d(t) for t in ins], axis=a.get("axis", 0))]
+
+
+def _gather(ins, a):
+    return [np.take(ins[0], ins[1].astype(np.int64), axis=a.get("axis", 0))]
+
+
+OPS: dict[str, Callable] = {
+    "Add": _binary(np.add),
+    "Sub": _binary(np.subtract),
+    "Mul": _binary(np.multiply),
+    "Div": _binary(np.divide),
+    "Pow": _binary(np.power),
+    "Max": lambda ins, a: [_f32(np.maximum.reduce(ins))],
+    "Min": lambda ins, a: [_f32(np.minimum.reduce(ins))],
+    "Neg": _unary(np.negative),
+    "Abs": _unary(np.abs),
+    "Sqrt": _unary(np.sqrt),
+    "Reciprocal": _unary(lambda x: F32(1) / x),
+    "Relu": _unary(lambda x: np.maximum(x, F32(0))),
+    "LeakyRelu": lambda ins, a: [_f32(np.where(ins[0] >= 0, ins[0], ins[0] * F32(a.get("alpha", 0.01))))],
+    "Tanh": _unary(np.tanh),
+    "Sigmoid": _unary(lambda x: F32(1) / (F32(1) + np.exp(-x))),
+    "Round": _unary(np.round),  # numpy rounds half to even, as ONNX Round does
+    "Floor": _unary(np.floor),
+    "Ceil": _unary(np.ceil),
+    "Clip": _clip,
+    "Identity": lambda ins, a: [ins[0]],
+    "Dropout": lambda ins, a: [ins[0]],
+    "Cast": lambda ins, a: [ins[0]],
+    "Reshape": _reshape,
+    "Flatten": _flatten,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
+    "Transpose": _transpose,
+    "Shape": lambda ins, a: [np.array(ins[0].shape, dtype=np.int64)],
+    "Gather": _gather,
+    "Concat": _concat,
+    "BatchNormalization": _batchnorm,
+    "MatMul": lambda ins, a: [_f32(ins[0].astype(np.float64) @ ins[1].astype(np.float64))],
+    "Gemm": _gemm,
+    "Conv": _conv,
+    "MaxPool": _maxpool,
+    "AdderMatMul": _adder,
+    "TopK": _topk,
+    "ArgMax": _argmax,
+    "Softmax": lambda ins, a: [_f32(np.exp(ins[0] - ins[0].max(a.get("axis", -1), keepdims=True)))],
+    "GreaterOrEqual": lambda ins, a: [ins[0] >= ins[1]],
+    "Greater": lambda ins, a: [ins[0] > ins[1]],
+    "Where": lambda ins, a: [_f32(np.where(ins[0], ins[1], ins[2]))],
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantizers: output = dequant(count(x)), count in 0..levels-1, non-decreasing in x.
+
+
+class Quantizer:
+    levels: int
+
+    def count(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def dequant(self, k: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, ins, a):
+        return [self.dequant(self.count(ins[0]))]
+
+
+@dataclass
+class BipolarQuant(Quantizer):
+    """QONNX BipolarQuant (and our dialect's Where(x >= t, hi, lo)): x >= t -> hi, else lo."""
+
+    hi: float = 1.0
+    lo: float = -1.0
+    t: float = 0.0
+    levels: int = 2
+
+    def count(self, x):
+        return (x >= F32(self.t)).astype(np.int64)
+
+    def dequant(self, k):
+        return np.where(k > 0, F32(self.hi), F32(self.lo)).astype(F32)
+
+
+ROUNDING = {
+    "ROUND": np.round,
+    "HALF_EVEN": np.round,
+    "CEIL": np.ceil,
+    "FLOOR": np.floor,
+    "DOWN": np.fix,
+    "UP": lambda x: np.sign(x) * np.ceil(np.abs(x)),
+    "HALF_UP": lambda x: np.sign(x) * np.floor(np.abs(x) + F32(0.5)),
+    "HALF_DOWN": lambda x: np.sign(x) * np.ceil(np.abs(x) - F32(0.5)),
+}
+
+
+@dataclass
+class IntQuant(Quantizer):
+    """QONNX Quant/IntQuant, computed in QONNX's order: x/scale + zp, clip, round, -zp, *scale."""
+
+    scale: np.ndarray
+    zeropt: np.ndarray
+    qmin: int
+    qmax: int
+    rounding: str = "ROUND"
+
+    @property
+    def levels(self) -> int:
+        return self.qmax - self.qmin + 1
+
+    def count(self, x):
+        y = x / self.scale + self.zeropt
+        y = np.clip(y, self.qmin, self.qmax).astype(y.dtype)
+        return ROUNDING[self.rounding](y).astype(np.int64) - self.qmin
+
+    def dequant(self, k):
+        q = (k + self.qmin).astype(F32)
+        return ((q - self.zeropt) * self.scale).astype(F32)
+
+
+@dataclass
+class RoundClip(Quantizer):
+    """Our dialect's Clip(Round(x), lo, hi): integer-valued floats lo..hi."""
+
+    lo: int
+    hi: int
+
+    @property
+    def levels(self) -> int:
+        return self.hi - self.lo + 1
+
+    def count(self, x):
+        return np.clip(np.round(x), self.lo, self.hi).astype(np.int64) - self.lo
+
+    def dequant(self, k):
+        return (k + self.lo).astype(F32)
+
+
+@dataclass
+class SignQuant(Quantizer):
+    """ONNX Sign: ternary, Sign(0) = 0."""
+
+    levels: int = 3
+
+    def count(self, x):
+        return (x >= 0).astype(np.int64) + (x > 0)
+
+    def dequant(self, k):
+        return (k - 1).astype(F32)
+
+
+@dataclass
+class MultiThreshold(Quantizer):
+    """FINN MultiThreshold: out_bias + out_scale * #{i : x >= T[c, i]}, channel axis 1 (NC...)."""
+
+    thresholds: np.ndarray
+    out_scale: float = 1.0
+    out_bias: float = 0.0
+
+    @property
+    def levels(self) -> int:
+        return self.thresholds.shape[1] + 1
+
+    def count(self, x):
+        xc = np.moveaxis(x, 1, -1)[..., None]  # channels last, then one axis for thresholds
+        return np.moveaxis((xc >= self.thresholds).sum(-1).astype(np.int64), -1, 1)
+
+    def dequant(self, k):
+        return (F32(self.out_scale) * k.astype(F32) + F32(self.out_bias)).astype(F32)
+
+
+QUANTIZER_OPS = ("BipolarQuant", "Quant", "IntQuant", "RoundClip", "Sign", "MultiThreshold")
+
+
+def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
+    """The quantizer a quantizer node stands for; its parameters must be constants."""
+
+    def const(i: int) -> np.ndarray:
+        if i >= len(node.inputs) or node.inputs[i] not in consts:
+            raise BnnccError(f"{node.op} node '{node.name}': input {i} must be a constant")
+        return np.asarray(consts[node.inputs[i]])
+
+    a = node.attrs
+    if node.op == "BipolarQuant":
+        s = float(const(1).ravel()[0]) if const(1).size == 1 else None
+        if s is None:
+            raise BnnccError(f"BipolarQuant node '{node.name}': per-channel scale is not supported")
+        return BipolarQuant(hi=s, lo=-s)
+    if node.op == "Where":
+        return BipolarQuant(hi=float(a["hi"]), lo=float(a["lo"]), t=float(a["t"]))
+    if node.op in ("Quant", "IntQuant"):
+        bits = float(const(3).ravel()[0])
+        signed, narrow = int(a.get("signed", 1)), int(a.get("narrow", 0))
+        if bits != int(bits) or not 1 <= bits <= 8:
+            raise BnnccError(f"{node.op} node '{node.name}': bit width {bits} is not an integer in 1..8")
+        bits = int(bits)
+        if bits == 1 and signed:
+            s = const(1)
+            if s.size != 1 or float(const(2).ravel()[0]) != 0:
+                raise BnnccError(f"{node.op} node '{node.name}': 1-bit signed quant needs scalar scale, zp 0")
+            return BipolarQuant(hi=float(s.ravel()[0]), lo=-float(s.ravel()[0]))
+        qmin = -(2 ** (bits - 1)) + narrow if signed else 0
+        qmax = 2 ** (bits - 1) - 1 if signed else 2**bits - 1 - narrow
+        rounding = a.get("rounding_mode", "ROUND")
+        rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
+        if rounding.upper() not in ROUNDING:
+            raise BnnccError(f"{node.op} node '{node.name}': unknown rounding mode {rounding}")
+        return IntQuant(const(1).astype(F32), const(2).astype(F32), qmin, qmax, rounding.upper())
+    if node.op == "RoundClip":
+        return RoundClip(int(a["lo"]), int(a["hi"]))
+    if node.op == "Sign":
+        return SignQuant()
+    if node.op == "MultiThreshold":
+        t = const(1).astype(F32)
+        return MultiThreshold(t, float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0)))
+    raise BnnccError(f"node '{node.name}': {node.op} is not a quantizer")
+
+
+def is_quantizer(node: FloatNode) -> bool:
+    return node.op in QUANTIZER_OPS or (node.op == "Where" and "t" in node.attrs)
+
+
+def run_node(node: FloatNode, env: dict[str, np.ndarray], consts: dict[str, np.ndarray]) -> None:
+    """Evaluate one node, reading inputs from env/consts and writing its outputs into env."""
+    ins = [env.get(n, consts.get(n)) if n else None for n in node.inputs]
+    if is_quantizer(node):
+        fn = make_quantizer(node, consts)
+    elif node.op in OPS:
+        fn = OPS[node.op]
+    else:
+        raise BnnccError(f"node '{node.name}': op {node.op} is not supported")
+    outs = fn(ins, node.attrs)
+    for name, value in zip(node.outputs, outs, strict=False):
+        if name:
+            env[name] = value

@@ -1,0 +1,358 @@
+"""IR ops. Each op keeps, side by side: its type/shape rule (`infer`), its exact integer
+semantics on a batch (`execute`, axis 0 is the batch), and the structure backends read
+(`describe`: MW, MH, pixels, bit widths, MACs, memory).
+
+Integer tensors are NHWC (channels last); the host head converts from ONNX's NCHW.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bnncc.ir.dtypes import FLOAT32, DataType, acc_type, int_type
+from bnncc.ir.float_ops import FloatNode, make_quantizer, run_node
+from bnncc.ir.graph import TensorType
+
+F32 = np.float32
+
+
+def _windows_nhwc(x: np.ndarray, k: int, s: int, pad: tuple[int, int, int, int], value: int) -> np.ndarray:
+    """[N, H, W, C] -> [N, OH, OW, k, k, C] (views) after padding with `value`."""
+    t, l, b, r = pad
+    if any(pad):
+        x = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+    v = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))  # N OH OW C k k
+    return np.moveaxis(v[:, ::s, ::s], 3, -1)
+
+
+def _out_hw(h: int, w: int, k: int, s: int, pad) -> tuple[int, int]:
+    return (h + pad[0] + pad[2] - k) // s + 1, (w + pad[1] + pad[3] - k) // s + 1
+
+
+@dataclass
+class HostHead:
+    """Host side: the float32 ONNX subgraph up to the first quantizer, whose integer values it
+    emits (bipolar as ±1), transposed to NHWC for spatial inputs."""
+
+    nodes: list[FloatNode]
+    consts: dict[str, np.ndarray]
+    input_name: str
+    quantized: str  # the quantizer's input tensor
+    dtype: DataType
+    offset: int  # value = count + offset (or 2*count - 1 for bipolar)
+    out_shape: tuple[int, ...]
+    nhwc: bool
+    host = True
+
+    def infer(self, t: TensorType) -> TensorType:
+        return TensorType(self.out_shape, self.dtype)
+
+    def counts(self, x: np.ndarray) -> np.ndarray:
+        env = {self.input_name: np.asarray(x, F32)}
+        for n in self.nodes[:-1]:
+            run_node(n, env, self.consts)
+        return make_quantizer(self.nodes[-1], self.consts).count(env[self.quantized])
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        k = self.counts(x)
+        v = 2 * k - 1 if self.dtype.is_bipolar else k + self.offset
+        return np.moveaxis(v, 1, -1) if self.nhwc else v
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "head", "ops": [n.op for n in self.nodes], "out_bits": t_out.dtype.bits}
+
+    def __str__(self) -> str:
+        return f"HostHead[{' > '.join(n.op for n in self.nodes)}]"
+
+
+@dataclass
+class SlidingWindow:
+    """im2col on NHWC: [H, W, C] -> [OH, OW, k*k*C], window order (kh, kw, c)."""
+
+    kernel: int
+    stride: int
+    pad: tuple[int, int, int, int]  # top, left, bottom, right
+    pad_value: int = 0
+    host = False
+
+    def infer(self, t: TensorType) -> TensorType:
+        h, w, c = t.shape
+        oh, ow = _out_hw(h, w, self.kernel, self.stride, self.pad)
+        return TensorType((oh, ow, self.kernel * self.kernel * c), t.dtype)
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        v = _windows_nhwc(x, self.kernel, self.stride, self.pad, self.pad_value)
+        return np.ascontiguousarray(v).reshape(v.shape[:3] + (-1,))
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "window", "kernel": self.kernel, "stride": self.stride, "pad": list(self.pad),
+                "ifm": list(t_in.shape), "ofm": list(t_out.shape), "bits": t_in.dtype.bits}
+
+    def __str__(self) -> str:
+        pad = list(self.pad)
+        return f"SlidingWindow(k={self.kernel}, s={self.stride}, pad={pad}, value={self.pad_value})"
+
+
+@dataclass
+class WeightGrid:
+    """How a weight matrix's integers are built: bipolar, ternary, int, or pow2 (k signed terms)."""
+
+    kind: str
+    min: int
+    max: int
+    k: int = 0  # pow2: terms per weight
+    e_min: int = 0  # pow2: the float weight is int * 2**e_min (times a per-channel scale)
+    e_max: int = 0
+
+    @property
+    def bits(self) -> int:
+        if self.kind == "bipolar":
+            return 1
+        return int_type(self.min, self.max).bits
+
+    def __str__(self) -> str:
+        if self.kind == "pow2":
+            return f"pow2(k={self.k}, e={self.e_min}..{self.e_max})"
+        return self.kind if self.kind in ("bipolar", "ternary") else f"int<{self.min}..{self.max}>"
+
+
+def _matrix_describe(kind: str, t_in: TensorType, t_out: TensorType, w: np.ndarray, grid: WeightGrid) -> dict:
+    mw, mh = w.shape
+    pixels = int(np.prod(t_in.shape[:-1]))
+    return {"kind": kind, "MW": mw, "MH": mh, "pixels": pixels, "in_bits": t_in.dtype.bits,
+            "weight": str(grid), "weight_bits": grid.bits, "acc_bits": t_out.dtype.bits,
+            "macs": mw * mh * pixels, "params": mw * mh, "weight_mem_bits": mw * mh * grid.bits}
+
+
+@dataclass
+class MatMul:
+    """acc[..., j] = sum_i x[..., i] * W[i, j] over integers."""
+
+    weights: np.ndarray  # int64 [MW, MH]
+    grid: WeightGrid
+    host = False
+
+    def acc_range(self, t: TensorType) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = t.dtype.min, t.dtype.max
+        w = self.weights
+        return np.minimum(lo * w, hi * w).sum(0), np.maximum(lo * w, hi * w).sum(0)
+
+    def infer(self, t: TensorType) -> TensorType:
+        lo, hi = self.acc_range(t)
+        return TensorType(t.shape[:-1] + (self.weights.shape[1],), acc_type(lo.min(), hi.max()))
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        # float64 BLAS is exact here: every partial sum stays far below 2**53.
+        return (x.astype(np.float64) @ self.weights.astype(np.float64)).astype(np.int64)
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return _matrix_describe("matmul", t_in, t_out, self.weights, self.grid)
+
+    def __str__(self) -> str:
+        return f"MatMul(W: {self.grid}[{self.weights.shape[0]}x{self.weights.shape[1]}])"
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """Pack a 0/1 array along its last axis into uint64 words (bit i of word i // 64)."""
+    n = bits.shape[-1]
+    words = -(-n // 64)
+    padded = np.zeros(bits.shape[:-1] + (words * 64,), dtype=np.uint8)
+    padded[..., :n] = bits
+    return np.packbits(padded, axis=-1, bitorder="little").view(np.uint64)
+
+
+@dataclass
+class XnorPopcount:
+    """popcount(XNOR(x, w)) over bipolar bits; the dot product is 2 * popcount - MW."""
+
+    weights: np.ndarray  # uint8 bits [MW, MH], 1 <-> +1
+    grid: WeightGrid = field(default_factory=lambda: WeightGrid("bipolar", -1, 1))
+    host = False
+
+    def infer(self, t: TensorType) -> TensorType:
+        return TensorType(t.shape[:-1] + (self.weights.shape[1],), acc_type(0, self.weights.shape[0]))
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        mw, mh = self.weights.shape
+        xp = pack_bits((x > 0).astype(np.uint8))  # [..., words]
+        wp = pack_bits(np.ascontiguousarray(self.weights.T))  # [MH, words]
+        flat = xp.reshape(-1, xp.shape[-1])
+        out = np.empty((flat.shape[0], mh), dtype=np.int64)
+        step = max(1, (1 << 22) // (mh * wp.shape[1]))  # bounds the XOR temporary to ~32 MB
+        for i in range(0, flat.shape[0], step):
+            xor = flat[i : i + step, None, :] ^ wp[None]
+            out[i : i + step] = mw - np.bitwise_count(xor).sum(-1, dtype=np.int64)
+        return out.reshape(x.shape[:-1] + (mh,))
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        d = _matrix_describe("xnor", t_in, t_out, self.weights, self.grid)
+        d["binary_ops"] = d["macs"]
+        return d
+
+    def __str__(self) -> str:
+        return f"XnorPopcount(W: bipolar[{self.weights.shape[0]}x{self.weights.shape[1]}])"
+
+
+@dataclass
+class Adder:
+    """AdderNet: acc[..., j] = -sum_i |x[..., i] - W[i, j]| over integers."""
+
+    weights: np.ndarray  # int64 [MW, MH], on the input's value grid
+    grid: WeightGrid
+    host = False
+
+    def acc_range(self, t: TensorType) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi, w = t.dtype.min, t.dtype.max, self.weights
+        worst = np.maximum(np.abs(lo - w), np.abs(hi - w)).sum(0)
+        best = np.where((w >= lo) & (w <= hi), 0, np.minimum(np.abs(lo - w), np.abs(hi - w))).sum(0)
+        return -worst, -best
+
+    def infer(self, t: TensorType) -> TensorType:
+        lo, hi = self.acc_range(t)
+        return TensorType(t.shape[:-1] + (self.weights.shape[1],), acc_type(lo.min(), hi.max()))
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(-1, x.shape[-1])
+        out = np.empty((flat.shape[0], self.weights.shape[1]), dtype=np.int64)
+        for j in range(0, out.shape[1], 32):  # chunks keep the broadcast temporary small
+            out[:, j : j + 32] = -np.abs(flat[:, :, None] - self.weights[None, :, j : j + 32]).sum(1)
+        return out.reshape(x.shape[:-1] + (-1,))
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return _matrix_describe("adder", t_in, t_out, self.weights, self.grid)
+
+    def __str__(self) -> str:
+        return f"Adder(W: {self.grid}[{self.weights.shape[0]}x{self.weights.shape[1]}])"
+
+
+@dataclass
+class MaxPool:
+    """Max over k x k windows, NHWC (an OR over bits for bipolar values)."""
+
+    kernel: int
+    stride: int
+    host = False
+
+    def infer(self, t: TensorType) -> TensorType:
+        h, w, c = t.shape
+        oh, ow = _out_hw(h, w, self.kernel, self.stride, (0, 0, 0, 0))
+        return TensorType((oh, ow, c), t.dtype)
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        return _windows_nhwc(x, self.kernel, self.stride, (0, 0, 0, 0), 0).max(axis=(3, 4))
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "maxpool", "kernel": self.kernel, "stride": self.stride,
+                "ifm": list(t_in.shape), "ofm": list(t_out.shape), "bits": t_in.dtype.bits}
+
+    def __str__(self) -> str:
+        return f"MaxPool(k={self.kernel}, s={self.stride})"
+
+
+@dataclass
+class MultiThreshold:
+    """out code = #{i : acc >= T[c, i]} (#{i : acc <= T[c, i]} where descending[c]); the value
+    is the code mapped by `dtype` (bipolar: 2*code - 1)."""
+
+    thresholds: np.ndarray  # int64 [C, levels - 1], sorted ascending (descending: decreasing)
+    descending: np.ndarray  # bool [C]
+    dtype: DataType
+    host = False
+
+    def infer(self, t: TensorType) -> TensorType:
+        return TensorType(t.shape, self.dtype)
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        xe = x[..., None]
+        up = (xe >= self.thresholds).sum(-1)
+        down = (xe <= self.thresholds).sum(-1)
+        return self.dtype.from_codes(np.where(self.descending, down, up).astype(np.int64))
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        c, n = self.thresholds.shape
+        bits = int_type(int(min(self.thresholds.min(), t_in.dtype.min)),
+                        int(max(self.thresholds.max(), t_in.dtype.max))).bits
+        return {"kind": "threshold", "channels": c, "thresholds": n, "threshold_bits": bits,
+                "out_bits": t_out.dtype.bits, "pixels": int(np.prod(t_in.shape[:-1])),
+                "threshold_mem_bits": c * n * bits}
+
+    def __str__(self) -> str:
+        c, n = self.thresholds.shape
+        return f"MultiThreshold(T: [{c}x{n}], descending={int(self.descending.sum())}) -> {self.dtype}"
+
+
+@dataclass
+class Flatten:
+    """NHWC [H, W, C] -> [H*W*C] in memory order (the next matrix's rows were permuted to match)."""
+
+    host = False
+
+    def infer(self, t: TensorType) -> TensorType:
+        return TensorType((t.size,), t.dtype)
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(x.shape[0], -1)
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "flatten"}
+
+    def __str__(self) -> str:
+        return "Flatten"
+
+
+@dataclass
+class LabelSelect:
+    """Index of the largest accumulator (ties to the lowest index, as numpy.argmax)."""
+
+    host = False
+
+    def infer(self, t: TensorType) -> TensorType:
+        return TensorType((1,), int_type(0, t.shape[-1] - 1))
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        return np.argmax(x, axis=-1)[..., None].astype(np.int64)
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "labelselect", "classes": t_in.shape[-1], "in_bits": t_in.dtype.bits}
+
+    def __str__(self) -> str:
+        return "LabelSelect(k=1)"
+
+
+@dataclass
+class HostTail:
+    """Host side: float32(a[c] * (m * acc + b0) + b[c]) in ONNX layout, then the remaining float
+    ops of the model in ONNX order. `m, b0` are integers (an XNOR popcount's 2*pc - MW)."""
+
+    a: np.ndarray  # float64 [C]
+    b: np.ndarray  # float64 [C]
+    onnx_index: np.ndarray  # ONNX per-sample shape; entries index our flat accumulator
+    nodes: list[FloatNode]
+    consts: dict[str, np.ndarray]
+    start: str  # the ONNX tensor the dequantized accumulators stand for
+    outputs: list[str]
+    m: int = 1
+    b0: int = 0
+    host = True
+
+    def infer(self, t: TensorType) -> TensorType:
+        return TensorType(tuple(self.onnx_index.shape), FLOAT32)
+
+    def dequant(self, acc: np.ndarray) -> np.ndarray:
+        dot = acc * self.m + self.b0
+        y = (self.a * dot + self.b).astype(F32)
+        return y.reshape(y.shape[0], -1)[:, self.onnx_index]
+
+    def execute(self, x: np.ndarray) -> list[np.ndarray]:
+        env = {self.start: self.dequant(x)}
+        for n in self.nodes:
+            run_node(n, env, self.consts)
+        return [env[o] for o in self.outputs]
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "tail", "ops": ["Dequant"] + [n.op for n in self.nodes]}
+
+    def __str__(self) -> str:
+        return f"HostTail[{' > '.join(['Dequant'] + [n.op for n in self.nodes])}]"

@@ -1,0 +1,5 @@
+"""IR passes, one job per module, each with `apply(graph)`."""
+
+from bnncc.ir.passes import batch_freedom, dead_nodes, fold_constants, lower, xnor
+
+__all__ = ["batch_freedom", "dead_nodes", "fold_constants", "lower", "xnor"]

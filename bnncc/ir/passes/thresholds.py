@@ -1,0 +1,63 @@
+"""Exact threshold extraction.
+
+Given `counts(acc)`: the quantizer code that the *original float32 subgraph* produces for an
+integer accumulator (BN, scalar Mul/Add, rounding, evaluated as ONNX/QONNX do), find per
+channel the accumulator values where the code switches, by bisection over the reachable range.
+Nothing is derived by algebra; the result is checked on every boundary and on random samples,
+so a non-monotonic activation is reported instead of silently mis-compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from bnncc.errors import BnnccError
+
+Counts = Callable[[np.ndarray], np.ndarray]  # int64 [B, C] accumulators -> int64 [B, C] codes
+
+
+def threshold_counts(acc: np.ndarray, t: np.ndarray, desc: np.ndarray) -> np.ndarray:
+    """What the MultiThreshold op computes: #{i: acc >= T} (or acc <= T where descending)."""
+    up = (acc[..., None] >= t).sum(-1)
+    down = (acc[..., None] <= t).sum(-1)
+    return np.where(desc, down, up)
+
+
+def extract(counts: Counts, lo: np.ndarray, hi: np.ndarray, levels: int, where: str,
+            seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds int64 [C, levels-1] and a descending flag per channel."""
+    lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+    c_lo, c_hi = counts(lo[None])[0], counts(hi[None])[0]
+    desc = c_lo > c_hi
+    sign = np.where(desc, -1, 1)
+    u_lo, u_hi = np.minimum(sign * lo, sign * hi), np.maximum(sign * lo, sign * hi)
+    k = np.arange(1, levels)[:, None]  # [L-1, 1]
+    # Invariant: count(left) < k <= count(right), with virtual codes -inf / +inf outside the range.
+    left = np.broadcast_to(u_lo - 1, (levels - 1, lo.size)).copy()
+    right = np.broadcast_to(u_hi + 1, (levels - 1, lo.size)).copy()
+    while np.any(right - left > 1):
+        mid = (left + right) // 2
+        active = right - left > 1
+        ok = counts(np.where(active, mid * sign, lo)) >= k
+        right = np.where(active & ok, mid, right)
+        left = np.where(active & ~ok, mid, left)
+    t = (right * sign).T.copy()  # [C, L-1]
+    _verify(counts, t, desc, lo, hi, where, seed)
+    return t, desc
+
+
+def _verify(counts: Counts, t, desc, lo, hi, where: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    span = hi - lo
+    samples = [np.clip(t.T - 1, lo, hi), np.clip(t.T, lo, hi), lo[None], hi[None],
+               lo + (rng.random((64, lo.size)) * (span + 1)).astype(np.int64).clip(0, span)]
+    if span.max() < 4096:  # small ranges: check every value
+        samples.append(np.minimum(lo + np.arange(span.max() + 1)[:, None], hi))
+    acc = np.concatenate(samples)
+    bad = np.argwhere(counts(acc) != threshold_counts(acc, t, desc))
+    if bad.size:
+        b, c = bad[0]
+        raise BnnccError(f"{where}: the activation is not monotonic in the accumulator "
+                         f"(channel {c}, accumulator {acc[b, c]}); non-monotonic activations are not supported")

@@ -1,0 +1,86 @@
+"""Weight-grid detection: float weights -> integers on a grid times a scale.
+
+Tries one power-of-two scale for the whole matrix first (exact for ±1, ternary, integer and
+power-of-two weights), then a per-output-channel scale (Brevitas' float scales). Classifies the
+integers as bipolar, ternary, pow2 (every weight a sum of k <= 2 signed powers of two, by its
+non-adjacent form) or int.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bnncc.errors import BnnccError
+from bnncc.ir.ops import WeightGrid
+
+MAX_INT = 1 << 15
+
+
+def naf_weight(n: np.ndarray) -> np.ndarray:
+    """Minimal number of signed powers of two summing to each |n| (non-adjacent form weight)."""
+    n = np.abs(n.astype(np.int64))
+    count = np.zeros_like(n)
+    while np.any(n):
+        odd = (n & 1) == 1
+        digit = np.where(odd, 2 - (n & 3), 0)  # +1 or -1 where odd
+        count += odd
+        n = (n - digit) >> 1
+    return count
+
+
+def _pow2_scale(w: np.ndarray) -> int | None:
+    nz = np.abs(w[w != 0]).astype(np.float64)
+    if nz.size == 0:
+        return 0
+    mant, exp = np.frexp(nz)
+    mi = (mant * (1 << 53)).astype(np.uint64)
+    tz = np.bitwise_count((mi & (~mi + np.uint64(1))) - np.uint64(1)).astype(np.int64)
+    e_min = int((exp - 53 + tz).min())
+    return e_min if np.abs(nz * 2.0**-e_min).max() <= MAX_INT else None
+
+
+def _column_scales(w: np.ndarray) -> np.ndarray | None:
+    scales = np.ones(w.shape[1])
+    for j in range(w.shape[1]):
+        col = w[:, j]
+        nz = np.abs(col[col != 0])
+        if nz.size == 0:
+            continue
+        for m in range(1, 256):
+            s = nz.min() / m
+            q = col / s
+            if np.all(np.abs(q - np.round(q)) <= 1e-3) and np.abs(q).max() <= MAX_INT:
+                scales[j] = s
+                break
+        else:
+            return None
+    return scales
+
+
+def detect(w: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, WeightGrid]:
+    """(integers [MW, MH], per-channel scale [MH] as float64, grid) with w ≈ integers * scale."""
+    w = np.asarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise BnnccError(f"{where}: weights contain NaN or infinity")
+    e_min = _pow2_scale(w)
+    if e_min is not None:
+        scale = np.full(w.shape[1], 2.0**e_min)
+    else:
+        cols = _column_scales(w)
+        if cols is None:
+            raise BnnccError(f"{where}: weights are not on an integer or power-of-two grid "
+                             "(float weights are not supported in hardware)")
+        scale = cols
+    q = np.round(w / scale).astype(np.int64)
+    values = set(np.unique(q).tolist())
+    lo, hi = int(q.min()), int(q.max())
+    if values <= {-1, 1}:
+        grid = WeightGrid("bipolar", -1, 1)
+    elif values <= {-1, 0, 1}:
+        grid = WeightGrid("ternary", -1, 1)
+    elif e_min is not None and naf_weight(q).max() <= 2:
+        e_top = int(np.floor(np.log2(np.abs(q).max()))) + 1  # a NAF may use one bit above the top
+        grid = WeightGrid("pow2", lo, hi, k=int(naf_weight(q).max()), e_min=e_min, e_max=e_min + e_top)
+    else:
+        grid = WeightGrid("int", lo, hi)
+    return q, scale, grid
