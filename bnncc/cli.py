@@ -1,0 +1,164 @@
+"""The `bnncc` command.
+
+    bnncc inspect MODEL.onnx [--json]
+    bnncc run MODEL.onnx --input X.npy [--output Y.npy] [--json]
+    bnncc MODEL.onnx --target fpga|rram [options]      (compile; backends arrive with their issues)
+
+Exit codes: 0 ok, 1 verification failed, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from bnncc.errors import BnnccError
+
+SUBCOMMANDS = ("inspect", "run")
+
+
+def _load(path: str):
+    from bnncc.frontend import load
+
+    return load(path)
+
+
+def layer_table(graph) -> list[dict]:
+    rows = []
+    for i, n in enumerate(graph.nodes):
+        t_in, t_out = graph.types[n.input], graph.types[n.output]
+        d = n.op.describe(t_in, t_out)
+        rows.append({
+            "index": i, "side": "host" if n.host else "hw", "op": type(n.op).__name__, "kind": d.get("kind"),
+            "in": str(t_in), "out": str(t_out),
+            "in_bits": t_in.dtype.bits, "weight": d.get("weight", ""), "weight_bits": d.get("weight_bits", 0),
+            "out_bits": t_out.dtype.bits, "params": d.get("params", 0), "macs": d.get("macs", 0),
+            "binary_ops": d.get("binary_ops", 0),
+            "weight_mem_bits": d.get("weight_mem_bits", 0) + d.get("threshold_mem_bits", 0),
+        })
+    return rows
+
+
+def _print_table(rows: list[dict], out=sys.stdout) -> None:
+    cols = [("#", "index"), ("side", "side"), ("op", "op"), ("input", "in"), ("output", "out"),
+            ("weights", "weight"), ("params", "params"), ("MACs", "macs"), ("binary ops", "binary_ops"),
+            ("mem bits", "weight_mem_bits")]
+    cells = [[str(r[k]) for _, k in cols] for r in rows]
+    total = ["", "", "total", "", "", ""] + [str(sum(r[k] for r in rows)) for _, k in cols[6:]]
+    widths = [max(len(h), *(len(c[i]) for c in cells + [total])) for i, (h, _) in enumerate(cols)]
+
+    def line(c: list[str]) -> str:  # text columns left-aligned, numbers right-aligned
+        return "  ".join(x.ljust(w) if i < 6 else x.rjust(w) for i, (x, w) in enumerate(zip(c, widths, strict=True)))
+
+    print(line([h for h, _ in cols]), file=out)
+    print(line(["-" * w for w in widths]), file=out)
+    for c in cells + [total]:
+        print(line(c), file=out)
+
+
+def cmd_inspect(args) -> int:
+    graph = _load(args.model)
+    rows = layer_table(graph)
+    if args.json:
+        print(json.dumps({"model": args.model, "layers": rows, "ir": str(graph)}))
+    else:
+        print(graph)
+        print()
+        _print_table(rows)
+    return 0
+
+
+def _read_input(path: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise BnnccError(f"{path}: no such input file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise BnnccError(f"{path}: not a readable .npy array: {type(e).__name__}") from None
+
+
+def _write_atomic(path: str, array: np.ndarray) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".npy", dir=folder)
+    os.close(fd)
+    try:
+        np.save(tmp, array)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def cmd_run(args) -> int:
+    from bnncc.ir.executor import run
+
+    graph = _load(args.model)
+    x = _read_input(args.input)
+    result = run(graph, x)
+    out = result.outputs[0]
+    if args.output:
+        _write_atomic(args.output, out)
+    if args.json:
+        print(json.dumps({"labels": result.labels.tolist(), "outputs": out.tolist()}))
+    else:
+        for i, label in enumerate(result.labels.tolist()):
+            print(f"{i}\t{label}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    raise BnnccError(f"--target {args.target}: this backend is not built yet; available now: "
+                     "`bnncc inspect` and `bnncc run`")
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    sub = argparse.ArgumentParser(prog="bnncc", description="bnncc: binary / power-of-two / ShiftAdd nets "
+                                  "from ONNX to verified hardware.")
+    cmds = sub.add_subparsers(dest="command", required=True)
+    p = cmds.add_parser("inspect", help="print the IR and a per-layer table")
+    p.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(fn=cmd_inspect)
+    p = cmds.add_parser("run", help="run the host head, the reference executor and the host tail on a batch")
+    p.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
+    p.add_argument("--input", required=True, help=".npy batch [N, ...] in the model's input layout")
+    p.add_argument("--output", help="write the model's first output to this .npy")
+    p.add_argument("--json", action="store_true", help='print {"labels": [...], "outputs": [...]} on stdout')
+    p.set_defaults(fn=cmd_run)
+    comp = argparse.ArgumentParser(prog="bnncc", description="Compile MODEL.onnx for a target. Subcommands: "
+                                   + ", ".join(SUBCOMMANDS) + " (bnncc SUBCOMMAND --help).")
+    comp.add_argument("model")
+    comp.add_argument("--target", choices=["fpga", "rram"], required=True)
+    comp.add_argument("-o", "--out", default="out")
+    comp.add_argument("--json", action="store_true")
+    comp.set_defaults(fn=cmd_compile)
+    return sub, comp
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    sub, comp = build_parsers()
+    if not argv or argv[0] in ("-h", "--help"):
+        sub.print_help()
+        return 0 if argv else 2
+    args = (sub if argv[0] in SUBCOMMANDS else comp).parse_args(argv)
+    try:
+        return args.fn(args)
+    except BnnccError as e:
+        print(f"bnncc: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a model we could not classify: still one line, still exit 2
+        if os.environ.get("BNNCC_DEBUG"):
+            raise
+        print(f"bnncc: error: {getattr(args, 'model', '')}: {type(e).__name__}: {' '.join(str(e).split())} "
+              "(set BNNCC_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
