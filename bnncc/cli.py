@@ -44,7 +44,7 @@ def layer_table(graph) -> list[dict]:
     return rows
 
 
-def _print_table(rows: list[dict], out=sys.stdout) -> None:
+def _print_table(rows: list[dict]) -> None:
     cols = [("#", "index"), ("side", "side"), ("op", "op"), ("input", "in"), ("output", "out"),
             ("weights", "weight"), ("params", "params"), ("MACs", "macs"), ("binary ops", "binary_ops"),
             ("mem bits", "weight_mem_bits")]
@@ -55,10 +55,10 @@ def _print_table(rows: list[dict], out=sys.stdout) -> None:
     def line(c: list[str]) -> str:  # text columns left-aligned, numbers right-aligned
         return "  ".join(x.ljust(w) if i < 6 else x.rjust(w) for i, (x, w) in enumerate(zip(c, widths, strict=True)))
 
-    print(line([h for h, _ in cols]), file=out)
-    print(line(["-" * w for w in widths]), file=out)
+    print(line([h for h, _ in cols]))
+    print(line(["-" * w for w in widths]))
     for c in cells + [total]:
-        print(line(c), file=out)
+        print(line(c))
 
 
 def cmd_inspect(args) -> int:

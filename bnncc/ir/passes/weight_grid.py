@@ -16,16 +16,18 @@ from bnncc.ir.ops import WeightGrid
 MAX_INT = 1 << 15
 
 
-def naf_weight(n: np.ndarray) -> np.ndarray:
-    """Minimal number of signed powers of two summing to each |n| (non-adjacent form weight)."""
+def naf(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-adjacent form of each |n|: (number of signed powers of two, highest power used, -1 for 0).
+    The count is the fewest signed powers of two that sum to n."""
     n = np.abs(n.astype(np.int64))
-    count = np.zeros_like(n)
+    count, top, pos = np.zeros_like(n), np.full_like(n, -1), 0
     while np.any(n):
         odd = (n & 1) == 1
-        digit = np.where(odd, 2 - (n & 3), 0)  # +1 or -1 where odd
         count += odd
-        n = (n - digit) >> 1
-    return count
+        top = np.where(odd, pos, top)
+        n = (n - np.where(odd, 2 - (n & 3), 0)) >> 1  # digit +1 or -1 where odd
+        pos += 1
+    return count, top
 
 
 def _pow2_scale(w: np.ndarray) -> int | None:
@@ -78,9 +80,9 @@ def detect(w: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, WeightGri
         grid = WeightGrid("bipolar", -1, 1)
     elif values <= {-1, 0, 1}:
         grid = WeightGrid("ternary", -1, 1)
-    elif e_min is not None and naf_weight(q).max() <= 2:
-        e_top = int(np.floor(np.log2(np.abs(q).max()))) + 1  # a NAF may use one bit above the top
-        grid = WeightGrid("pow2", lo, hi, k=int(naf_weight(q).max()), e_min=e_min, e_max=e_min + e_top)
+    elif e_min is not None and naf(q)[0].max() <= 2:
+        terms, top = naf(q)
+        grid = WeightGrid("pow2", lo, hi, k=int(terms.max()), e_min=e_min, e_max=e_min + int(top.max()))
     else:
         grid = WeightGrid("int", lo, hi)
     return q, scale, grid
