@@ -76,7 +76,7 @@ class Graph:
     input_type: TensorType
     nodes: list[Node]
     types: dict[str, TensorType]
-    outputs: list[str]  # the model's outputs, in ONNX order (tail tensors)
+    onnx_outputs: list[str]  # the model's output names (never printed: names from a model stay out)
 
     @property
     def hardware(self) -> list[Node]:
@@ -87,5 +87,5 @@ class Graph:
         for n in self.nodes:
             side = "host" if n.host else "hw  "
             lines.append(f"  {side}  {n.output}: {self.types[n.output]} = {n.op}({n.input})")
-        lines.append(f"  output {', '.join(self.outputs)}")
+        lines.append(f"  output {self.nodes[-1].output}")
         return "\n".join(lines)

@@ -50,7 +50,7 @@ class Values:
         f = self.floats.astype(np.float64)
         alpha = (f[-1] - f[0]) / (v[-1] - v[0])
         beta = f[0] - alpha * v[0]
-        if alpha == 0 or not np.allclose(alpha * v + beta, f, rtol=1e-6, atol=1e-7 * abs(alpha)):
+        if alpha == 0 or not np.allclose(alpha * v + beta, f, rtol=1e-6, atol=1e-5 * abs(alpha)):
             raise BnnccError(f"{where}: the input levels {f.tolist()} are not equally spaced")
         return alpha, beta
 
