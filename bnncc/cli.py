@@ -112,8 +112,40 @@ def cmd_run(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    raise BnnccError(f"--target {args.target}: this backend is not built yet; available now: "
-                     "`bnncc inspect` and `bnncc run`")
+    if args.target != "fpga":
+        raise BnnccError(f"--target {args.target}: this backend is not built yet")
+    from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
+
+    graph = _load(args.model)
+    opts = FpgaOptions(out=args.out, part=args.part, clock_ns=args.clock_ns, fps=args.fps, folding=args.folding,
+                       strict_folding=args.strict_folding, ap_ctrl=args.ap_ctrl, csim=args.csim,
+                       input=_read_input(args.input) if args.input else None)
+    report, code = compile_fpga(graph, opts)
+    for w in report["warnings"]:
+        print(f"bnncc: warning: {' '.join(w.split())}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        _print_estimate(report)
+    return code
+
+
+def _print_estimate(report: dict) -> None:
+    est = report["estimate"]
+    print(f"{'block':<14}{'folding':<22}{'cycles':>10}{'LUT':>9}{'FF':>9}{'BRAM18':>8}{'DSP':>6}", file=sys.stderr)
+    for r in est["blocks"]:
+        fold = " ".join(f"{k}={v}" for k, v in r["folding"].items())
+        print(f"{r['block']:<14}{fold:<22}{r['cycles']:>10,}{r['lut']:>9,}{r['ff']:>9,}{r['bram18']:>8}{r['dsp']:>6}",
+              file=sys.stderr)
+    print(f"{'total':<36}{est['cycles_per_image']:>10,}{est['lut']:>9,}{est['ff']:>9,}{est['bram18']:>8}"
+          f"{est['dsp']:>6}", file=sys.stderr)
+    util = ", ".join(f"{k.upper()} {v:.1%}" for k, v in est["utilization"].items())
+    print(f"{report['part']} at {report['clock_ns']:g} ns: {est['fps']:,.0f} FPS, latency {est['latency_us']:,.2f} us; "
+          f"{util}", file=sys.stderr)
+    csim = report["verification"].get("csim")
+    if csim:
+        verdict = "passed" if csim["passed"] else f"FAILED at {csim.get('first_differing_layer', '?')}"
+        print(f"csim: {verdict}: {csim['vectors']} vectors, {csim['mismatches']} mismatches", file=sys.stderr)
 
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -132,10 +164,19 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p.set_defaults(fn=cmd_run)
     comp = argparse.ArgumentParser(prog="bnncc", description="Compile MODEL.onnx for a target. Subcommands: "
                                    + ", ".join(SUBCOMMANDS) + " (bnncc SUBCOMMAND --help).")
-    comp.add_argument("model")
-    comp.add_argument("--target", choices=["fpga", "rram"], required=True)
-    comp.add_argument("-o", "--out", default="out")
-    comp.add_argument("--json", action="store_true")
+    comp.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
+    comp.add_argument("--target", choices=["fpga", "rram"], required=True, help="fpga: Vitis HLS project")
+    comp.add_argument("-o", "--out", default="out", help="output directory (replaced if it is a bnncc output)")
+    comp.add_argument("--json", action="store_true", help="print report.json on stdout")
+    fpga = comp.add_argument_group("fpga")
+    fpga.add_argument("--part", default="xc7z020clg400-1", help="FPGA part (see bnncc/cost/devices.py)")
+    fpga.add_argument("--clock-ns", type=float, default=10.0, help="clock period in ns (default 10)")
+    fpga.add_argument("--fps", type=float, help="choose the folding with the fewest LUTs reaching this many images/s")
+    fpga.add_argument("--folding", help="folding file: bnncc's folding.json or FINN's folding_config.json")
+    fpga.add_argument("--strict-folding", action="store_true", help="unknown folding keys are errors, not warnings")
+    fpga.add_argument("--ap-ctrl", choices=["none", "hs"], default="none", help="block-level control protocol")
+    fpga.add_argument("--csim", action="store_true", help="C-simulate with g++ and compare with the executor")
+    fpga.add_argument("--input", help=".npy float inputs for --csim (default: 64 seeded random input codes)")
     comp.set_defaults(fn=cmd_compile)
     return sub, comp
 

@@ -2,7 +2,7 @@
 
 Runs the host head, every integer layer (bit-packed XNOR-popcount for binary layers) and the host
 tail on a batch of any size, and can keep every layer's integer output for "first differing layer"
-messages.
+messages. `run_hardware` starts at the hardware boundary, from integer values.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from bnncc.errors import BnnccError
 from bnncc.ir import ops
-from bnncc.ir.graph import Graph
+from bnncc.ir.graph import Graph, Node
 
 
 @dataclass
@@ -40,25 +40,31 @@ def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def run(graph: Graph, x: np.ndarray, trace: bool = False) -> Result:
-    x = check_input(graph, x)
-    env: dict[str, object] = {graph.input: x}
+def _execute(nodes: list[Node], x: np.ndarray, trace: bool) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     kept: dict[str, np.ndarray] = {}
-    last_hw = None
-    outputs: list[np.ndarray] = []
-    for n in graph.nodes:
-        value = n.op.execute(env[n.input])
-        env[n.output] = value
+    value, last_hw, outputs = x, None, []
+    for n in nodes:
+        value = n.op.execute(value)
         if isinstance(n.op, ops.HostTail):
             outputs = value
-        else:
-            if trace:
-                kept[n.output] = value
+            continue
+        if trace:
+            kept[n.output] = value
+        if not n.host:
             last_hw = value
-    if not outputs:  # the hardware's label select is the model's output
-        outputs = [last_hw]
     kept["hardware_out"] = last_hw
-    return Result(outputs, top1(graph, outputs[0]), kept if trace else {"hardware_out": last_hw})
+    return outputs or [last_hw], kept  # without a tail, the hardware's label select is the output
+
+
+def run(graph: Graph, x: np.ndarray, trace: bool = False) -> Result:
+    outputs, kept = _execute(graph.nodes, check_input(graph, x), trace)
+    return Result(outputs, top1(graph, outputs[0]), kept)
+
+
+def run_hardware(graph: Graph, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Trace of the hardware part alone, from the integer values the host head would send."""
+    hw = [n for n in graph.nodes if not n.host]
+    return _execute(hw, np.asarray(values, dtype=np.int64), True)[1]
 
 
 def top1(graph: Graph, out: np.ndarray) -> np.ndarray:

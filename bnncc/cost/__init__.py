@@ -1,0 +1,1 @@
+"""Cost models: device capacities, analytical resource/latency estimates, calibration."""

@@ -1,0 +1,1 @@
+"""Simulators that check generated hardware against the reference executor."""
