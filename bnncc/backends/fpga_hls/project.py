@@ -16,12 +16,14 @@ from bnncc.backends.fpga_hls import memory
 from bnncc.backends.io_format import StreamFormat
 from bnncc.backends.names import comment_safe
 from bnncc.backends.schedule import fifo_depths
+from bnncc.errors import BnnccError
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 STATIC = ["hls/bnncc_layers.h", "hls/bnncc_trace.h"]
 RENDERED = [("hls/bnncc_top.h.j2", "firmware/bnncc_top.h"), ("hls/bnncc_top.cpp.j2", "firmware/bnncc_top.cpp"),
             ("hls/params.h.j2", "firmware/params.h"), ("tcl/build_prj.tcl.j2", "build_prj.tcl"),
             ("tcl/vivado_synth.tcl.j2", "vivado_synth.tcl")]
+MAX_WORD_BITS = 32768
 ENCODING = {"bipolar": 0, "signed": 1, "unsigned": 2}
 KIND = {"xnor": 0, "bipolar": 1, "ternary": 2, "int": 3, "pow2": 4, "adder": 5}
 
@@ -63,7 +65,7 @@ def _config(b: D.Block) -> list[tuple[str, str, int]]:
         u = [("MW", b.mw), ("MH", b.mh), ("SIMD", b.simd), ("PE", b.pe), ("NF", b.mh // b.pe),
              ("SF", b.mw // b.simd), ("PIXELS", b.pixels), ("IN_BITS", i.bits), ("IN_ENC", ENCODING[i.encoding]),
              ("KIND", KIND[b.weight_kind]), ("W_BITS", b.weight_bits),
-             ("W_WORDS", math.ceil(b.pe * b.simd * b.weight_bits / 64)), ("ACC_BITS", b.acc_bits),
+             ("PE_WORDS", math.ceil(b.simd * b.weight_bits / 64)), ("ACC_BITS", b.acc_bits),
              ("N_THR", n_thr), ("N_THR_SLOTS", max(n_thr, 1)), ("T_WORDS", b.pe * max(n_thr, 1)),
              ("D_WORDS", math.ceil(b.pe / 64)), ("OUT_BITS", o.bits), ("OUT_ENC", ENCODING[o.encoding]),
              ("POW2_TERMS", max(b.pow2_terms, 1)), ("POW2_SHIFT_BITS", max(b.pow2_shift_bits, 1))]
@@ -125,17 +127,22 @@ def write(root: Path, df: D.Dataflow, model: str, options: dict) -> None:
         includes = []
         for array, what, rows in _memories(b):
             text = env.get_template("hls/memory.h.j2").render(
-                version=version, what=what, block=b.name, name=array, rows=len(rows), words=rows.shape[1],
+                version=version, what=what, block=b.name, name=array, shape=list(rows.shape),
                 data=memory.c_rows(rows))
             (hls / "firmware" / "params" / f"{array}.h").write_text(text)
             includes.append(f"params/{array}.h")
         blocks.append({
             "name": b.name, "kind": b.kind, "summary": _summary(b), "comment": comment_safe(", ".join(b.source)),
             "src": names[i], "dst": names[i + 1], "config": _config(b), "includes": includes,
-            "partitioned": [a for a, _, _ in _memories(b)], "trace": i < len(df.blocks) - 1,
+            "partitioned": [(a, d) for a, _, rows in _memories(b) for d in range(2, rows.ndim + 1)],
+            "trace": i < len(df.blocks) - 1,
             "out": _fmt(b.out_format), "partition": getattr(b, "simd", 1),
         })
+    widest = max(max(b.in_format.word_bits, b.out_format.word_bits) for b in df.blocks)
+    if widest > MAX_WORD_BITS:
+        raise BnnccError(f"a stream word of {widest} bits exceeds ap_int's {MAX_WORD_BITS}: fold further")
     context = {"version": version, "model": comment_safe(model), "blocks": blocks, "streams": streams,
+               "max_word_bits": widest, "ap_int_max_w": max(1024, -(-widest // 1024) * 1024),
                "interval": df.interval(), "inp": _fmt(df.input_format), "out": _fmt(df.output_format), **options}
     for name, target in RENDERED:
         (hls / target).write_text(env.get_template(name).render(**context))

@@ -23,21 +23,42 @@ ap_int<BITS + 2> decode(ap_uint<BITS> code) {
     return ap_int<BITS + 2>(code);
 }
 
-// A row of 64-bit memory words as one wide word (the last word may be partly used).
-template <int W, int WORDS>
-ap_uint<W> load_words(const uint64_t row[WORDS]) {
+// Bits [offset, offset + BITS) of a row of 64-bit words (BITS <= 64). Rows carry one spare word at
+// the end, so a field may straddle two words.
+template <int BITS>
+uint64_t field(const uint64_t *row, unsigned offset) {
 #pragma HLS INLINE
-    ap_uint<64 * WORDS> wide = 0;
-    for (unsigned k = 0; k < WORDS; k++) {
+    unsigned w = offset / 64, o = offset % 64;
+    uint64_t lo = row[w] >> o;
+    uint64_t hi = o ? row[w + 1] << (64 - o) : 0;
+    return (lo | hi) & (BITS >= 64 ? ~0ULL : ((1ULL << (BITS % 64)) - 1));
+}
+
+// Number of set bits of a 64-bit word (an adder tree in hardware).
+inline unsigned popcount64(uint64_t v) {
+#pragma HLS INLINE
+    v = v - ((v >> 1) & 0x5555555555555555ULL);
+    v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (unsigned)((v * 0x0101010101010101ULL) >> 56);
+}
+
+// A stream word as 64-bit chunks, plus one spare zero chunk for `field`.
+template <int W>
+void to_chunks(ap_uint<W> word, uint64_t chunks[(W + 63) / 64 + 1]) {
+#pragma HLS INLINE
+    ap_uint<64 * ((W + 63) / 64)> wide = word;
+    for (unsigned k = 0; k < (W + 63) / 64; k++) {
 #pragma HLS UNROLL
-        wide.range(64 * k + 63, 64 * k) = row[k];
+        chunks[k] = wide.range(64 * k + 63, 64 * k).to_uint64();
     }
-    return ap_uint<W>(wide);
+    chunks[(W + 63) / 64] = 0;
 }
 
 // One weight times one input value, by weight kind; never a multiplier except for W_INT.
 template <class C>
 ap_int<C::ACC_BITS> product(ap_int<C::IN_BITS + 2> x, ap_uint<C::W_BITS> w) {
+    // w: the weight's W_BITS-bit code (see memory.py for each kind's encoding)
 #pragma HLS INLINE
     typedef ap_int<C::ACC_BITS> acc_t;
     if (C::KIND == W_BIPOLAR) return w[0] ? acc_t(x) : acc_t(-x);
@@ -83,11 +104,13 @@ ap_uint<C::OUT_BITS> activate(ap_int<C::ACC_BITS> acc, const uint64_t *thr, bool
 }
 
 // Matrix-vector-activate unit: per pixel, NF = MH/PE output folds x SF = MW/SIMD input folds.
-// The input vector is buffered during the first output fold and reused for the others.
+// The input vector is buffered during the first output fold and reused for the others. Weight row
+// i = nf*SF + sf holds, per PE, SIMD codes of W_BITS bits starting at a 64-bit word boundary.
 template <class C>
 void mvau(hls::stream<ap_uint<C::SIMD * C::IN_BITS> > &in, hls::stream<ap_uint<C::PE * C::OUT_BITS> > &out,
-          const uint64_t weights[C::NF * C::SF][C::W_WORDS], const uint64_t thresholds[C::NF][C::T_WORDS],
+          const uint64_t weights[C::NF * C::SF][C::PE][C::PE_WORDS + 1], const uint64_t thresholds[C::NF][C::T_WORDS],
           const uint64_t descending[C::NF][C::D_WORDS]) {
+    const unsigned X_WORDS = (C::SIMD * C::IN_BITS + 63) / 64;
     ap_uint<C::SIMD * C::IN_BITS> buffer[C::SF];
     ap_int<C::ACC_BITS> acc[C::PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete
@@ -102,32 +125,35 @@ void mvau(hls::stream<ap_uint<C::SIMD * C::IN_BITS> > &in, hls::stream<ap_uint<C
             } else {
                 x = buffer[sf];
             }
-            ap_uint<C::PE * C::SIMD * C::W_BITS> w =
-                load_words<C::PE * C::SIMD * C::W_BITS, C::W_WORDS>(weights[i]);
+            uint64_t xs[X_WORDS + 1];
+#pragma HLS ARRAY_PARTITION variable=xs complete
+            to_chunks<C::SIMD * C::IN_BITS>(x, xs);
             ap_uint<C::PE * C::OUT_BITS> o = 0;
             for (unsigned pe = 0; pe < C::PE; pe++) {
 #pragma HLS UNROLL
-                ap_uint<C::SIMD * C::W_BITS> wp =
-                    w.range((pe + 1) * C::SIMD * C::W_BITS - 1, pe * C::SIMD * C::W_BITS);
+                const uint64_t *w = weights[i][pe];
                 ap_int<C::ACC_BITS> sum = 0;
                 if (C::KIND == W_XNOR) {
-                    ap_uint<C::SIMD> agree = ~(ap_uint<C::SIMD>(x) ^ ap_uint<C::SIMD>(wp));
-                    for (unsigned s = 0; s < C::SIMD; s++) {
+                    for (unsigned k = 0; k < X_WORDS; k++) {
 #pragma HLS UNROLL
-                        sum += agree[s];
+                        unsigned n = (k + 1) * 64 <= C::SIMD ? 64 : C::SIMD - k * 64;
+                        uint64_t mask = n == 64 ? ~0ULL : ((1ULL << n) - 1);
+                        sum += popcount64(~(xs[k] ^ w[k]) & mask);
                     }
                 } else {
                     for (unsigned s = 0; s < C::SIMD; s++) {
 #pragma HLS UNROLL
-                        ap_uint<C::IN_BITS> code = x.range((s + 1) * C::IN_BITS - 1, s * C::IN_BITS);
-                        ap_uint<C::W_BITS> wc = wp.range((s + 1) * C::W_BITS - 1, s * C::W_BITS);
+                        ap_uint<C::IN_BITS> code = field<C::IN_BITS>(xs, s * C::IN_BITS);
+                        ap_uint<C::W_BITS> wc = field<C::W_BITS>(w, s * C::W_BITS);
                         sum += product<C>(decode<C::IN_BITS, C::IN_ENC>(code), wc);
                     }
                 }
                 acc[pe] = (sf == 0 ? ap_int<C::ACC_BITS>(0) : acc[pe]) + sum;
-                bool desc = (descending[nf][pe / 64] >> (pe % 64)) & 1;
-                o.range((pe + 1) * C::OUT_BITS - 1, pe * C::OUT_BITS) =
-                    activate<C>(acc[pe], &thresholds[nf][pe * C::N_THR_SLOTS], desc);
+                if (sf == C::SF - 1) {
+                    bool desc = (descending[nf][pe / 64] >> (pe % 64)) & 1;
+                    o.range((pe + 1) * C::OUT_BITS - 1, pe * C::OUT_BITS) =
+                        activate<C>(acc[pe], &thresholds[nf][pe * C::N_THR_SLOTS], desc);
+                }
             }
             if (sf == C::SF - 1) out.write(o);
         }
