@@ -17,9 +17,12 @@ import tempfile
 
 import numpy as np
 
+from bnncc.backends.fpga_hls.reports import add_report_parser
+from bnncc.backends.rram.cli import add_compile_options as add_rram_options
+from bnncc.backends.rram.cli import add_sweep_parser
 from bnncc.errors import BnnccError
 
-SUBCOMMANDS = ("inspect", "run")
+SUBCOMMANDS = ("inspect", "run", "report", "rram-sweep")
 
 
 def _load(path: str):
@@ -112,8 +115,15 @@ def cmd_run(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    if args.target != "fpga":
-        raise BnnccError(f"--target {args.target}: this backend is not built yet")
+    if args.target == "rram":
+        from bnncc.backends.rram.cli import compile_rram, exit_code, summary
+
+        report = compile_rram(_load(args.model), args)
+        if args.json:
+            print(json.dumps(report, sort_keys=True))
+        else:
+            print(summary(report), file=sys.stderr)
+        return exit_code(report)
     from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
 
     graph = _load(args.model)
@@ -149,8 +159,10 @@ def _print_estimate(report: dict) -> None:
 
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    sub = argparse.ArgumentParser(prog="bnncc", description="bnncc: binary / power-of-two / ShiftAdd nets "
-                                  "from ONNX to verified hardware.")
+    sub = argparse.ArgumentParser(
+        prog="bnncc", description="bnncc: binary / power-of-two / ShiftAdd nets from ONNX to verified hardware.",
+        epilog="Compile: bnncc MODEL.onnx --target fpga|rram [-o OUT] [options]; "
+               "see bnncc MODEL.onnx --target fpga --help. Exit codes: 0 ok, 1 verification failed, 2 bad input.")
     cmds = sub.add_subparsers(dest="command", required=True)
     p = cmds.add_parser("inspect", help="print the IR and a per-layer table")
     p.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
@@ -162,10 +174,13 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p.add_argument("--output", help="write the model's first output to this .npy")
     p.add_argument("--json", action="store_true", help='print {"labels": [...], "outputs": [...]} on stdout')
     p.set_defaults(fn=cmd_run)
+    add_report_parser(cmds)
+    add_sweep_parser(cmds)
     comp = argparse.ArgumentParser(prog="bnncc", description="Compile MODEL.onnx for a target. Subcommands: "
                                    + ", ".join(SUBCOMMANDS) + " (bnncc SUBCOMMAND --help).")
     comp.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
-    comp.add_argument("--target", choices=["fpga", "rram"], required=True, help="fpga: Vitis HLS project")
+    comp.add_argument("--target", choices=["fpga", "rram"], required=True,
+                      help="fpga: Vitis HLS project (OUT/hls); rram: crossbar mapping files (OUT/rram)")
     comp.add_argument("-o", "--out", default="out", help="output directory (replaced if it is a bnncc output)")
     comp.add_argument("--json", action="store_true", help="print report.json on stdout")
     fpga = comp.add_argument_group("fpga")
@@ -176,7 +191,8 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     fpga.add_argument("--strict-folding", action="store_true", help="unknown folding keys are errors, not warnings")
     fpga.add_argument("--ap-ctrl", choices=["none", "hs"], default="none", help="block-level control protocol")
     fpga.add_argument("--csim", action="store_true", help="C-simulate with g++ and compare with the executor")
-    fpga.add_argument("--input", help=".npy float inputs for --csim (default: 64 seeded random input codes)")
+    fpga.add_argument("--input", help=".npy float inputs for --csim / --sim (default: 64 seeded random inputs)")
+    add_rram_options(comp)
     comp.set_defaults(fn=cmd_compile)
     return sub, comp
 

@@ -164,6 +164,11 @@ def _adder(ins, a):
     return [out.astype(F32)]
 
 
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return _f32(e / e.sum(axis, keepdims=True))
+
+
 def _concat(ins, a):
     return [np.concatenate([np.atleast_1d(t) for t in ins], axis=a.get("axis", 0))]
 
@@ -211,7 +216,7 @@ OPS: dict[str, Callable] = {
     "AdderMatMul": _adder,
     "TopK": _topk,
     "ArgMax": _argmax,
-    "Softmax": lambda ins, a: [_f32(np.exp(ins[0] - ins[0].max(a.get("axis", -1), keepdims=True)))],
+    "Softmax": lambda ins, a: [_softmax(ins[0], a.get("axis", -1))],
     "GreaterOrEqual": lambda ins, a: [ins[0] >= ins[1]],
     "Greater": lambda ins, a: [ins[0] > ins[1]],
     "Where": lambda ins, a: [_f32(np.where(ins[0], ins[1], ins[2]))],

@@ -19,6 +19,7 @@ faults) and can lower the ADC resolution or clip its window.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,7 @@ class SimResult:
     outputs: list[np.ndarray]  # the model's outputs after the host tail (or the label select output)
     labels: np.ndarray  # top-1 per input
     hardware_out: np.ndarray  # the last integer tensor of the hardware
-    trace: dict[int, np.ndarray] = field(default_factory=dict)  # stage index -> integer output
+    trace: dict[int, np.ndarray] = field(default_factory=dict)  # IR node index -> integers (0: head)
     adc_codes: dict[int, np.ndarray] = field(default_factory=dict)  # crossbar id -> [M, planes, sensed]
     array_energy_pj: float = 0.0  # measured V * I * t_read over all reads, mean per input
 
@@ -123,7 +124,9 @@ def word_line_planes(v: np.ndarray, spec: dict) -> np.ndarray:
     coding = spec["coding"]
     if coding == "bipolar":  # v = 2b - 1
         return ((v + 1) >> 1).astype(np.uint8)[None]
-    if coding in ("unsigned", "twos_complement"):  # v = sum_k scale_k b_k
+    if coding in ("unsigned", "twos_complement"):  # v = sum_k scale_k b_k, plane k = bit k
+        if spec.get("plane_order", "lsb_first") != "lsb_first":
+            raise BnnccError(f"mapping: unknown plane order {spec['plane_order']!r}")
         bits = int(spec["bits"])
         u = v & ((1 << bits) - 1)  # two's complement of negative values, as int64 & does
         return ((u[None] >> np.arange(bits)[:, None, None]) & 1).astype(np.uint8)
@@ -150,6 +153,16 @@ def _adc_settings(stage: dict, tiles: list[dict], ni: NonIdeal) -> tuple[int, in
         starts.append(lo2)
         need = max(need, int((hi2 - lo2).max(initial=0)).bit_length())
     return bits, 1 << max(0, need - bits), starts
+
+
+def _single_threaded_blas():
+    """The crossbar products are small (at most crossbar-height inner dimension); threaded BLAS only adds
+    overhead to them, and on a loaded machine a lot (15x measured on 2 shared cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: scikit-learn's dependency, pinned in constraints.txt
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _perturb(g: np.ndarray, xbar: int, device: dict, ni: NonIdeal) -> np.ndarray:
@@ -222,20 +235,24 @@ class CrossbarSim:
         ni = nonideal or NonIdeal()
         x = self.check_input(x)
         chip = {xbar: _perturb(g, xbar, self.device, ni) for xbar, g in self.conductances.items()}
+        blocks = {s["index"]: _row_blocks(s, chip) for s in self.stages if s["op"] == "matrix"}
         parts: list[SimResult] = []
-        for i in range(0, max(len(x), 1), batch):
-            parts.append(self._run_chunk(x[i : i + batch], chip, ni, trace))
+        with _single_threaded_blas():
+            for i in range(0, max(len(x), 1), batch):
+                parts.append(self._run_chunk(x[i : i + batch], blocks, ni, trace))
         return _concat(parts, len(x))
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _run_chunk(self, x: np.ndarray, chip: dict, ni: NonIdeal, trace: bool) -> SimResult:
+    def _run_chunk(self, x: np.ndarray, blocks: dict, ni: NonIdeal, trace: bool) -> SimResult:
         v = np.asarray(self.head.run(None, {self.head.get_inputs()[0].name: x})[0], dtype=np.int64)
         res = SimResult([], np.zeros(0, np.int64), v)
+        if trace:
+            res.trace[0] = v  # the host head's integer values (IR node 0)
         energy = 0.0
         for stage in self.stages:
             if stage["op"] == "matrix":
-                v, e = self._matrix(stage, v, chip, ni, res.adc_codes if trace else None)
+                v, e = self._matrix(stage, v, blocks[stage["index"]], ni, res.adc_codes if trace else None)
                 energy += e
             else:
                 v = DIGITAL[stage["op"]](stage, v)
@@ -254,7 +271,7 @@ class CrossbarSim:
         res.array_energy_pj = energy * 1e12
         return res
 
-    def _matrix(self, stage: dict, v: np.ndarray, chip: dict, ni: NonIdeal,
+    def _matrix(self, stage: dict, v: np.ndarray, blocks: list, ni: NonIdeal,
                 codes_out: dict | None) -> tuple[np.ndarray, float]:
         """One crossbar layer: bit planes -> currents -> ADC codes -> shift-add -> corrections."""
         lead = v.shape[:-1]
@@ -270,20 +287,23 @@ class CrossbarSim:
         top = (1 << bits) - 1
         z = np.zeros((n_planes * m, int(stage["out_features"])), dtype=np.int64)
         energy = 0.0
-        for tile, lo in zip(stage["tiles"], starts, strict=True):
-            r0, r1 = tile["word_lines"]
-            j0, j1 = tile["out_columns"]
-            current = v_read * (wl[:, r0:r1] @ chip[tile["xbar"]])  # [P*M, physical columns], amperes
-            energy += v_read * t_read * float(current.sum())
-            if sens["reference_column"]:
-                sensed = current[:, :-1] - current[:, -1:]
-            else:
-                sensed = current[:, 0::2] - current[:, 1::2]
-            code = np.clip(np.floor((sensed / i_unit - lo) / step + 0.5), 0, top).astype(np.int64)
-            if codes_out is not None:
-                codes_out[tile["xbar"]] = code.reshape(n_planes, m, -1).transpose(1, 0, 2)
-            partial = lo + step * code  # signed partial sums in units of i_unit
-            z[:, j0:j1] += (partial.reshape(len(partial), j1 - j0, n_slices) * slice_w).sum(-1)
+        for (r0, r1), g, members in blocks:
+            # every crossbar of this row block sees the same word lines: one product for all of them
+            block_current = v_read * (wl[:, r0:r1] @ g)  # [P*M, physical columns], amperes
+            energy += v_read * t_read * float(block_current.sum())
+            for k, c0, c1 in members:
+                tile, lo = stage["tiles"][k], starts[k]
+                j0, j1 = tile["out_columns"]
+                current = block_current[:, c0:c1]
+                if sens["reference_column"]:
+                    sensed = current[:, :-1] - current[:, -1:]
+                else:
+                    sensed = current[:, 0::2] - current[:, 1::2]
+                code = np.clip(np.floor((sensed / i_unit - lo) / step + 0.5), 0, top).astype(np.int64)
+                if codes_out is not None:
+                    codes_out[tile["xbar"]] = code.reshape(n_planes, m, -1).transpose(1, 0, 2)
+                partial = lo + step * code  # signed partial sums in units of i_unit
+                z[:, j0:j1] += (partial.reshape(len(partial), j1 - j0, n_slices) * slice_w).sum(-1)
         ones = planes.sum(-1, dtype=np.int64).reshape(n_planes * m, 1)  # active word lines per read
         y = (z + int(rec["popcount_coef"]) * ones) >> int(rec["shift"])
         coefs = np.asarray(acc_spec["plane_coefs"], dtype=np.int64)
@@ -291,6 +311,21 @@ class CrossbarSim:
         acc += int(acc_spec["popcount_coef"]) * ones.reshape(n_planes, m).sum(0)[:, None]
         acc += np.asarray(acc_spec["bias"], dtype=np.int64)
         return acc.reshape(lead + (acc.shape[-1],)), energy
+
+
+def _row_blocks(stage: dict, chip: dict) -> list[tuple[tuple[int, int], np.ndarray, list[tuple[int, int, int]]]]:
+    """Crossbars of a stage grouped by word-line range, their conductances side by side:
+    [((r0, r1), G [rows, all their columns], [(tile position, first column, end column)])]."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, tile in enumerate(stage["tiles"]):
+        groups.setdefault(tuple(tile["word_lines"]), []).append(k)
+    blocks = []
+    for rows, ks in groups.items():
+        mats = [chip[stage["tiles"][k]["xbar"]] for k in ks]
+        edges = np.cumsum([0] + [g.shape[1] for g in mats])
+        g = mats[0] if len(mats) == 1 else np.concatenate(mats, axis=1)
+        blocks.append((rows, g, [(k, int(edges[i]), int(edges[i + 1])) for i, k in enumerate(ks)]))
+    return blocks
 
 
 def _concat(parts: list[SimResult], n: int) -> SimResult:

@@ -95,7 +95,7 @@ def run(hls: Path, df: Dataflow, values: np.ndarray, trace: dict[str, np.ndarray
     mismatches += len(warnings)
     result = CsimResult(mismatches == 0 and vectors == len(values), vectors, mismatches, log=warnings[:5])
     first = next((line for line in p.stdout.splitlines() if line.startswith(("MISMATCH", "ERROR"))), "")
-    result.first_mismatch = first or (warnings[0] if warnings else "")
+    result.first_mismatch = warnings[0] if warnings else first  # a stream fault is the root cause
     if not result.passed:
         result.first_layer = first_differing_layer(hls, df, values, trace, first)
     return result

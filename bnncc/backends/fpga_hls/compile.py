@@ -66,7 +66,7 @@ def plan_dataflow(graph: Graph, opts: FpgaOptions) -> tuple[dataflow.Dataflow, f
     return df, plan, est
 
 
-def test_vectors(graph: Graph, opts: FpgaOptions) -> np.ndarray:
+def csim_vectors(graph: Graph, opts: FpgaOptions) -> np.ndarray:
     """Hardware input values: the head's codes of --input, else seeded random codes over the whole
     value range plus the all-minimum and all-maximum vectors."""
     head = graph.nodes[0]
@@ -108,7 +108,7 @@ def compile_fpga(graph: Graph, opts: FpgaOptions) -> tuple[dict, int]:
             version=bnncc.__version__, estimate=est, **options))
         code = 0
         if opts.csim:
-            values = test_vectors(graph, opts)
+            values = csim_vectors(graph, opts)
             result = csim_runner.run(tmp / "hls", df, values, run_hardware(graph, values))
             report["verification"]["csim"] = result.to_json()
             csim_runner.clean(tmp / "hls")

@@ -114,49 +114,47 @@ void mvau(hls::stream<ap_uint<C::SIMD * C::IN_BITS> > &in, hls::stream<ap_uint<C
     ap_uint<C::SIMD * C::IN_BITS> buffer[C::SF];
     ap_int<C::ACC_BITS> acc[C::PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete
-    for (unsigned px = 0; px < C::PIXELS; px++) {
-        for (unsigned i = 0; i < C::NF * C::SF; i++) {
+    for (unsigned i = 0; i < C::PIXELS * C::NF * C::SF; i++) {
 #pragma HLS PIPELINE II=1
-            unsigned nf = i / C::SF, sf = i % C::SF;
-            ap_uint<C::SIMD * C::IN_BITS> x;
-            if (nf == 0) {
-                x = in.read();
-                buffer[sf] = x;
-            } else {
-                x = buffer[sf];
-            }
-            uint64_t xs[X_WORDS + 1];
-#pragma HLS ARRAY_PARTITION variable=xs complete
-            to_chunks<C::SIMD * C::IN_BITS>(x, xs);
-            ap_uint<C::PE * C::OUT_BITS> o = 0;
-            for (unsigned pe = 0; pe < C::PE; pe++) {
-#pragma HLS UNROLL
-                const uint64_t *w = weights[i][pe];
-                ap_int<C::ACC_BITS> sum = 0;
-                if (C::KIND == W_XNOR) {
-                    for (unsigned k = 0; k < X_WORDS; k++) {
-#pragma HLS UNROLL
-                        unsigned n = (k + 1) * 64 <= C::SIMD ? 64 : C::SIMD - k * 64;
-                        uint64_t mask = n == 64 ? ~0ULL : ((1ULL << n) - 1);
-                        sum += popcount64(~(xs[k] ^ w[k]) & mask);
-                    }
-                } else {
-                    for (unsigned s = 0; s < C::SIMD; s++) {
-#pragma HLS UNROLL
-                        ap_uint<C::IN_BITS> code = field<C::IN_BITS>(xs, s * C::IN_BITS);
-                        ap_uint<C::W_BITS> wc = field<C::W_BITS>(w, s * C::W_BITS);
-                        sum += product<C>(decode<C::IN_BITS, C::IN_ENC>(code), wc);
-                    }
-                }
-                acc[pe] = (sf == 0 ? ap_int<C::ACC_BITS>(0) : acc[pe]) + sum;
-                if (sf == C::SF - 1) {
-                    bool desc = (descending[nf][pe / 64] >> (pe % 64)) & 1;
-                    o.range((pe + 1) * C::OUT_BITS - 1, pe * C::OUT_BITS) =
-                        activate<C>(acc[pe], &thresholds[nf][pe * C::N_THR_SLOTS], desc);
-                }
-            }
-            if (sf == C::SF - 1) out.write(o);
+        unsigned fold = i % (C::NF * C::SF), nf = fold / C::SF, sf = fold % C::SF;
+        ap_uint<C::SIMD * C::IN_BITS> x;
+        if (nf == 0) {
+            x = in.read();
+            buffer[sf] = x;
+        } else {
+            x = buffer[sf];
         }
+        uint64_t xs[X_WORDS + 1];
+#pragma HLS ARRAY_PARTITION variable=xs complete
+        to_chunks<C::SIMD * C::IN_BITS>(x, xs);
+        ap_uint<C::PE * C::OUT_BITS> o = 0;
+        for (unsigned pe = 0; pe < C::PE; pe++) {
+#pragma HLS UNROLL
+            const uint64_t *w = weights[fold][pe];
+            ap_int<C::ACC_BITS> sum = 0;
+            if (C::KIND == W_XNOR) {
+                for (unsigned k = 0; k < X_WORDS; k++) {
+#pragma HLS UNROLL
+                    unsigned n = (k + 1) * 64 <= C::SIMD ? 64 : C::SIMD - k * 64;
+                    uint64_t mask = n == 64 ? ~0ULL : ((1ULL << n) - 1);
+                    sum += popcount64(~(xs[k] ^ w[k]) & mask);
+                }
+            } else {
+                for (unsigned s = 0; s < C::SIMD; s++) {
+#pragma HLS UNROLL
+                    ap_uint<C::IN_BITS> code = field<C::IN_BITS>(xs, s * C::IN_BITS);
+                    ap_uint<C::W_BITS> wc = field<C::W_BITS>(w, s * C::W_BITS);
+                    sum += product<C>(decode<C::IN_BITS, C::IN_ENC>(code), wc);
+                }
+            }
+            acc[pe] = (sf == 0 ? ap_int<C::ACC_BITS>(0) : acc[pe]) + sum;
+            if (sf == C::SF - 1) {
+                bool desc = (descending[nf][pe / 64] >> (pe % 64)) & 1;
+                o.range((pe + 1) * C::OUT_BITS - 1, pe * C::OUT_BITS) =
+                    activate<C>(acc[pe], &thresholds[nf][pe * C::N_THR_SLOTS], desc);
+            }
+        }
+        if (sf == C::SF - 1) out.write(o);
     }
 }
 
