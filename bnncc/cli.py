@@ -133,6 +133,8 @@ def cmd_compile(args) -> int:
     report, code = compile_fpga(graph, opts)
     for w in report["warnings"]:
         print(f"bnncc: warning: {' '.join(w.split())}", file=sys.stderr)
+    for note in report["notes"]:
+        print(f"bnncc: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:

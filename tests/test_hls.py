@@ -214,3 +214,11 @@ def test_finn_sized_models_compile_and_simulate(tmp_path, builder, fps):
     path = _save(tmp_path, builder(0))
     report, code = _compile(path, tmp_path, fps=fps, csim=True, vectors=2, part="xczu7ev-ffvc1156-2-e")
     assert code == 0 and report["verification"]["csim"]["passed"]
+
+
+def test_relative_output_directory(tmp_path, monkeypatch, capsys):
+    path = _save(tmp_path, fixtures.binary_mlp(seed=8))
+    monkeypatch.chdir(tmp_path)
+    assert main([path, "--target", "fpga", "-o", "rel/out", "--csim"]) == 0
+    assert "csim: passed" in capsys.readouterr().err and (tmp_path / "rel" / "out" / "report.json").is_file()
+    assert [p.name for p in (tmp_path / "rel").iterdir()] == ["out"]  # no temporary directory left behind

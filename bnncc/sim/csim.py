@@ -83,6 +83,7 @@ def _run(exe: Path, data: Path) -> subprocess.CompletedProcess:
 
 def run(hls: Path, df: Dataflow, values: np.ndarray, trace: dict[str, np.ndarray]) -> CsimResult:
     """values: [N, ...] hardware input values; trace: the executor's run_hardware trace."""
+    hls = hls.resolve()
     data = hls / "tb" / "tb_data"
     expected = trace[df.output_tensor]
     write_vectors(data, df, values, expected)

@@ -58,6 +58,8 @@ def plan_dataflow(graph: Graph, opts: FpgaOptions) -> tuple[dataflow.Dataflow, f
         if opts.fps <= 0:
             raise BnnccError(f"--fps {opts.fps}: must be positive")
         df = folding.auto(df, math.floor(1e9 / (opts.fps * opts.clock_ns)), opts.clock_ns, opts.fps)
+    else:
+        plan.notes.append("no --folding or --fps: every layer is fully folded (PE = SIMD = 1)")
     est = schedule.estimate(df, dev, opts.clock_ns, plan.ram_style)
     over = schedule.fits(est, dev)
     if over:
