@@ -15,19 +15,22 @@ inputs, adder layers or deep nets.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
 
-OPSET = 13
-IR_VERSION = 8
-ADDER_DOMAIN = "bnncc"
-ADDER_OP = "AdderMatMul"
-BATCH_DIM = "N"
-BN_EPS = 1e-5
+from bnncc import onnx_writer as _w
+from bnncc.onnx_writer import (  # re-exported: the fixtures' public names predate the shared writer
+    ADDER_DOMAIN,
+    ADDER_OP,
+    BN_EPS,
+    IR_VERSION,
+    OPSET,
+    IntQuantSpec,
+    adder_function,
+)
 
 __all__ = [
     "ADDER_DOMAIN",
@@ -60,15 +63,6 @@ _F32 = np.float32
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IntQuantSpec:
-    """An n-bit integer quantizer ``Mul(Clip(Round(Div(x, scale)), qmin, qmax), scale)``."""
-
-    scale: float
-    qmin: int
-    qmax: int
-
-
 def int_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
     """Integer code range of an n-bit quantizer, with QONNX's ``narrow`` meaning (drop one end code)."""
     if bits < 1:
@@ -94,85 +88,20 @@ def _sample(rng: np.random.Generator, shape: tuple[int, ...], spec: IntQuantSpec
 
 
 # --------------------------------------------------------------------------------------------------
-# The AdderMatMul function
-# --------------------------------------------------------------------------------------------------
-
-
-def adder_function() -> onnx.FunctionProto:
-    """The model-local ``bnncc.AdderMatMul(X [N, MW], W [MW, MH]) -> Y [N, MH]``, Y = -sum_i |X_i - W_ij|.
-
-    Opset 13 takes Unsqueeze/ReduceSum axes as inputs, so the body carries them as Constant nodes
-    (a function has no initializers).
-    """
-    nodes = [
-        helper.make_node(
-            "Constant", [], ["axes_u"], name="axes_u",
-            value=helper.make_tensor("axes_u_value", TensorProto.INT64, [1], [2]),
-        ),
-        helper.make_node("Unsqueeze", ["X", "axes_u"], ["Xu"], name="unsqueeze"),
-        helper.make_node("Sub", ["Xu", "W"], ["D"], name="sub"),
-        helper.make_node("Abs", ["D"], ["A"], name="abs"),
-        helper.make_node(
-            "Constant", [], ["axes_r"], name="axes_r",
-            value=helper.make_tensor("axes_r_value", TensorProto.INT64, [1], [1]),
-        ),
-        helper.make_node("ReduceSum", ["A", "axes_r"], ["S"], name="reduce_sum", keepdims=0),
-        helper.make_node("Neg", ["S"], ["Y"], name="neg"),
-    ]
-    return helper.make_function(
-        ADDER_DOMAIN, ADDER_OP, ["X", "W"], ["Y"], nodes,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        doc_string="AdderNet layer: Y[n, j] = -sum_i |X[n, i] - W[i, j]|",
-    )
-
-
-# --------------------------------------------------------------------------------------------------
 # Graph builder: emits ONNX nodes and runs the same op on a numpy calibration batch
 # --------------------------------------------------------------------------------------------------
 
 
-class _Builder:
-    """Accumulates nodes/initializers; ``self.cal`` is the calibration batch at the current tensor."""
+class _Builder(_w.DialectWriter):
+    """The dialect writer plus a numpy calibration batch: ``self.cal`` is the batch at the current
+    tensor, pushed through every op as it is emitted (for the calibrated random BatchNorms)."""
 
     def __init__(self, name: str, in_shape: Sequence[int], seed: int, in_spec: IntQuantSpec | None,
                  calib: int) -> None:
-        self.name = name
+        super().__init__(name, in_shape)
         self.rng = np.random.default_rng(seed)
-        self.in_shape = tuple(int(d) for d in in_shape)
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-        self.init_names: set[str] = set()
-        self.uses_adder = False
-        self.x = "x"
         # An odd calibration size makes the median of a channel an observed value (see _bn_random).
         self.cal = _sample(np.random.default_rng([seed, 1]), (calib, *self.in_shape), in_spec)
-        self._consts: dict[str, str] = {}
-
-    # -- plumbing ---------------------------------------------------------------------------------
-    def init(self, name: str, value: np.ndarray) -> str:
-        assert name not in self.init_names, name
-        self.init_names.add(name)
-        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def shared(self, key: str, value: float) -> str:
-        """One float32 scalar initializer per value, shared by every node that needs it."""
-        if key not in self._consts:
-            self._consts[key] = self.init(f"const/{key}", np.array(value, dtype=_F32))
-        return self._consts[key]
-
-    def node(self, op: str, inputs: list[str], name: str, domain: str = "", **attrs: object) -> str:
-        out = name
-        self.nodes.append(helper.make_node(op, inputs, [out], name=name, domain=domain, **attrs))
-        return out
-
-    def channel_shape(self, v: np.ndarray) -> np.ndarray:
-        """Per-channel constants broadcast along axis 1: [C] for [N, C], [C, 1, 1] for NCHW."""
-        v = np.asarray(v, dtype=_F32)
-        return v.reshape(-1, 1, 1) if self.cal.ndim == 4 else v.reshape(-1)
-
-    def channels(self) -> int:
-        return int(self.cal.shape[1])
 
     def exact(self) -> bool:
         """True when the current values are multiples of 2**-12 (so float32 sums of them are exact)."""
@@ -188,92 +117,57 @@ class _Builder:
         std = np.maximum(std, 1e-3 * max(float(np.abs(mean).max()), 1.0))
         return mean, std, np.median(z, axis=0)
 
-    # -- quantizers ---------------------------------------------------------------------------------
+    # -- emitters: the writer's node, then the same op on the calibration batch ----------------------
     def bipolar(self, p: str) -> None:
-        ge = self.node("GreaterOrEqual", [self.x, self.shared("zero", 0.0)], f"{p}/ge")
-        self.x = self.node("Where", [ge, self.shared("one", 1.0), self.shared("minus_one", -1.0)],
-                           f"{p}/bipolar")
+        super().bipolar(p)
         self.cal = np.where(self.cal >= 0, _F32(1), _F32(-1))
 
     def int_quant(self, p: str, spec: IntQuantSpec) -> None:
-        s = self.init(f"{p}/scale", np.array(spec.scale, dtype=_F32))
-        qmin = self.init(f"{p}/qmin", np.array(spec.qmin, dtype=_F32))
-        qmax = self.init(f"{p}/qmax", np.array(spec.qmax, dtype=_F32))
-        d = self.node("Div", [self.x, s], f"{p}/div")
-        r = self.node("Round", [d], f"{p}/round")
-        c = self.node("Clip", [r, qmin, qmax], f"{p}/clip")
-        self.x = self.node("Mul", [c, s], f"{p}/quant")
+        super().int_quant(p, spec)
         s32 = _F32(spec.scale)
         codes = np.clip(np.round(self.cal / s32), spec.qmin, spec.qmax)  # np.round: half to even
         self.cal = (codes * s32).astype(_F32)
 
-    def quant(self, p: str, spec: IntQuantSpec | None) -> None:
-        if spec is None:
-            self.bipolar(p)
-        else:
-            self.int_quant(p, spec)
-
     def relu(self, p: str) -> None:
-        self.x = self.node("Relu", [self.x], f"{p}/relu")
+        super().relu(p)
         self.cal = np.maximum(self.cal, _F32(0))
 
-    # -- linear layers ------------------------------------------------------------------------------
     def matmul(self, p: str, w: np.ndarray) -> None:
         w = np.asarray(w, dtype=_F32)
-        self.x = self.node("MatMul", [self.x, self.init(f"{p}/W", w)], f"{p}/matmul")
+        super().matmul(p, w)
         self.cal = self.cal @ w
 
-    def conv(self, p: str, w: np.ndarray, pad: int = 0) -> None:
+    def conv(self, p: str, w: np.ndarray, pad: int = 0, stride: int = 1) -> None:
+        assert stride == 1, "the calibration handles stride 1 only"
         w = np.asarray(w, dtype=_F32)
+        super().conv(p, w, pad)
         k = int(w.shape[-1])
-        self.x = self.node("Conv", [self.x, self.init(f"{p}/W", w)], f"{p}/conv",
-                           kernel_shape=[k, k], strides=[1, 1], pads=[pad] * 4, dilations=[1, 1], group=1)
         x = np.pad(self.cal, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else self.cal
         win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))  # N C Ho Wo k k
         self.cal = np.einsum("nchwij,ocij->nohw", win, w, optimize=True).astype(_F32)
 
     def adder(self, p: str, w: np.ndarray) -> None:
         w = np.asarray(w, dtype=_F32)
-        self.uses_adder = True
-        self.x = self.node(ADDER_OP, [self.x, self.init(f"{p}/W", w)], f"{p}/adder", domain=ADDER_DOMAIN)
+        super().adder(p, w)
         self.cal = -np.abs(self.cal[:, :, None] - w[None]).sum(axis=1, dtype=_F32)
 
     def maxpool(self, p: str, k: int = 2) -> None:
-        self.x = self.node("MaxPool", [self.x], f"{p}/maxpool", kernel_shape=[k, k], strides=[k, k])
+        super().maxpool(p, k)
         n, c, h, w = self.cal.shape
         ho, wo = h // k, w // k
         self.cal = self.cal[:, :, : ho * k, : wo * k].reshape(n, c, ho, k, wo, k).max(axis=(3, 5))
 
     def flatten(self, p: str) -> None:
-        self.x = self.node("Flatten", [self.x], f"{p}/flatten", axis=1)
+        super().flatten(p)
         self.cal = self.cal.reshape(self.cal.shape[0], -1)
 
-    # -- per-channel float ops ------------------------------------------------------------------------
     def mul(self, p: str, v: np.ndarray | float) -> None:
-        v = self.channel_shape(v) if np.ndim(v) else np.array(v, dtype=_F32)
-        self.x = self.node("Mul", [self.x, self.init(f"{p}/mul_c", v)], f"{p}/mul")
-        self.cal = (self.cal * v).astype(_F32)
+        super().mul(p, v)
+        self.cal = (self.cal * _w_const(self, v)).astype(_F32)
 
     def add(self, p: str, v: np.ndarray | float) -> None:
-        v = self.channel_shape(v) if np.ndim(v) else np.array(v, dtype=_F32)
-        self.x = self.node("Add", [self.x, self.init(f"{p}/add_c", v)], f"{p}/add")
-        self.cal = (self.cal + v).astype(_F32)
-
-    def batchnorm(self, p: str, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
-                  eps: float = BN_EPS) -> None:
-        """Inference BatchNorm, emitted folded as per-channel ``Mul(a)`` then ``Add(b)`` with
-        a = gamma * (1/sqrt(var + eps)), b = beta - mean * a in float32. The dialect never emits
-        BatchNormalization: onnxruntime evaluates it in this folded order, the ONNX spec (and qonnx,
-        and bnncc's frontend) in (x - mean)/sqrt(var + eps)*gamma + beta, and the two differ in the
-        last bit, which flips a sign on exact boundaries. Explicit Mul/Add mean the same everywhere."""
-        arrs = [np.asarray(a, dtype=_F32).reshape(-1) for a in (gamma, beta, mean, var)]
-        c = self.channels()
-        if any(a.shape != (c,) for a in arrs):
-            raise ValueError(f"{p}: BatchNorm parameters must have shape ({c},)")
-        g, b, m, v = arrs
-        a = (g * (_F32(1) / np.sqrt(v + _F32(eps)))).astype(_F32)
-        self.mul(p, a)
-        self.add(p, (b - m * a).astype(_F32))
+        super().add(p, v)
+        self.cal = (self.cal + _w_const(self, v)).astype(_F32)
 
     def bn_random(self, p: str, center: float = 0.0, spread: float = 1.0) -> None:
         """A BN whose output is ~ center + spread * N(0, 1) per channel on random inputs.
@@ -321,31 +215,13 @@ class _Builder:
         self.mul(p, a)
         self.add(p, -a * mean + self.rng.uniform(-0.2, 0.2, c))
 
-    # -- output ---------------------------------------------------------------------------------------
-    def finish(self, doc: str) -> onnx.ModelProto:
-        # The last node writes the graph output directly (no Identity: it is not a dialect op).
-        out_name = "logits"
-        assert self.nodes[-1].output[0] == self.x
-        self.nodes[-1].output[0] = out_name
-        graph = helper.make_graph(
-            self.nodes, self.name,
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [BATCH_DIM, *self.in_shape])],
-            [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [BATCH_DIM, self.channels()])],
-            initializer=self.inits,
-            doc_string=doc,
-        )
-        opsets = [helper.make_opsetid("", OPSET)]
-        functions = []
-        if self.uses_adder:
-            opsets.append(helper.make_opsetid(ADDER_DOMAIN, 1))
-            functions.append(adder_function())
-        model = helper.make_model(graph, opset_imports=opsets, functions=functions,
-                                  producer_name="bnncc.fixtures", ir_version=IR_VERSION)
-        # Store every intermediate shape (value_info): qonnx's executor refuses models without them,
-        # and readers get shapes without running inference themselves.
-        model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-        onnx.checker.check_model(model, full_check=True)
-        return model
+    def finish(self, doc: str) -> onnx.ModelProto:  # type: ignore[override]
+        return super().finish(doc, producer="bnncc.fixtures")
+
+
+def _w_const(b: _Builder, v: np.ndarray | float) -> np.ndarray:
+    """A Mul/Add constant as the writer stores it (per-channel shaped, or a float32 scalar)."""
+    return b.channel_shape(v) if np.ndim(v) else np.array(v, dtype=_F32)
 
 
 # --------------------------------------------------------------------------------------------------

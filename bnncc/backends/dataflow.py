@@ -10,6 +10,7 @@ interval.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,7 +159,8 @@ class Mvau(Block):
 
 @dataclass
 class Swg(Block):
-    """Sliding-window generator: NHWC frame in (IN lanes), windows (kh, kw, c) out (SIMD lanes)."""
+    """Sliding-window generator: NHWC frame in, windows (kh, kw, c) out, SIMD channels per word both
+    ways (SIMD | C, as FINN's), so frame memory is read one word per cycle."""
 
     h: int = 0
     w: int = 0
@@ -169,33 +171,32 @@ class Swg(Block):
     pad_value: int = 0
     oh: int = 0
     ow: int = 0
-    in_simd: int = 1
     simd: int = 1
     kind = "swg"
 
     @property
     def in_lanes(self) -> int:
-        return self.in_simd
+        return self.simd
 
     @property
     def out_lanes(self) -> int:
         return self.simd
 
     def cycles(self) -> int:
-        return max(self.h * self.w * self.c // self.in_simd, self.oh * self.ow * self.k * self.k * self.c // self.simd)
+        # store and emit work on two frame buffers at once (ping-pong)
+        return max(self.h * self.w, self.oh * self.ow * self.k * self.k) * self.c // self.simd
 
     def options(self) -> list[dict]:
-        return [{"SIMD": s, "IN": i} for s in divisors(self.k * self.k * self.c) for i in divisors(self.c)]
+        return [{"SIMD": s} for s in divisors(self.c)]
 
     def set_folding(self, f: dict) -> None:
-        simd, lanes = int(f.get("SIMD", 1)), int(f.get("IN", self.in_simd))
-        if (self.k * self.k * self.c) % simd or self.c % lanes:
-            raise BnnccError(f"folding of {self.name}: SIMD={simd} must divide k*k*C={self.k * self.k * self.c} "
-                             f"and IN={lanes} must divide C={self.c}")
-        self.simd, self.in_simd = simd, lanes
+        simd = int(f.get("SIMD", 1))
+        if self.c % simd:
+            raise BnnccError(f"folding of {self.name}: SIMD={simd} must divide the {self.c} input channels")
+        self.simd = simd
 
     def folding(self) -> dict:
-        return {"SIMD": self.simd, "IN": self.in_simd}
+        return {"SIMD": self.simd}
 
 
 @dataclass
@@ -323,7 +324,7 @@ class Dwc(Block):
         return self.lanes_out
 
     def cycles(self) -> int:
-        return self.in_elements // min(self.lanes_in, self.lanes_out)
+        return self.in_elements // math.gcd(self.lanes_in, self.lanes_out)  # gcd lanes move per cycle
 
 
 @dataclass
@@ -399,7 +400,7 @@ def build(graph: Graph) -> Dataflow:
             oh, ow, _ = t_out.shape
             blocks.append(Swg(name("swg"), t_in.dtype, t_out.dtype, t_in.size, t_out.size, n.output, src, h=h, w=w,
                               c=c, k=n.op.kernel, stride=n.op.stride, pad=n.op.pad, pad_value=n.op.pad_value,
-                              oh=oh, ow=ow, in_simd=1))
+                              oh=oh, ow=ow))
         elif isinstance(n.op, ops.MaxPool):
             h, w, c = t_in.shape
             oh, ow, _ = t_out.shape

@@ -25,7 +25,7 @@ FINN_KEYS = [
     (re.compile(r"^LabelSelect(?:_[a-z]+)?_(\d+)$"), "labelselect"),
     (re.compile(r"^Thresholding(?:_[a-z]+)?_(\d+)$"), "thresholding"),
 ]
-FOLD_PARAMS = {"PE", "SIMD", "IN"}
+FOLD_PARAMS = {"PE", "SIMD"}
 FINN_IGNORED = {"ram_style", "mem_mode", "resType", "runtime_writeable_weights", "depth", "impl_style",
                 "inFIFODepths", "outFIFODepths", "parallel_window", "preferred_impl_style", "ram_style_thresholds"}
 

@@ -85,7 +85,7 @@ def estimate_block(b, ram_style: str = "auto") -> dict[str, int]:
         bram += t["bram18"]
     elif b.kind == "swg":
         bits = b.in_format.bits
-        frame = memory(b.h * b.w * b.c // b.in_simd, b.in_simd * bits)
+        frame = memory(b.h * b.w * b.c // b.simd, b.simd * bits)
         lut += 2 * frame["lut"] + b.simd * bits * 4  # ping-pong frame, an output mux per lane
         bram += 2 * frame["bram18"]
     elif b.kind == "pool":

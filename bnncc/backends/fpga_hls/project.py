@@ -79,7 +79,7 @@ def _config(b: D.Block) -> list[tuple[str, str, int]]:
         return [("unsigned", k, v) for k, v in u] + [("int", "OUT_MIN", _out_min(b))]
     if isinstance(b, D.Swg):
         u = [("BITS", i.bits), ("H", b.h), ("W", b.w), ("C", b.c), ("K", b.k), ("STRIDE", b.stride), ("OH", b.oh),
-             ("OW", b.ow), ("IN_LANES", b.in_simd), ("SIMD", b.simd), ("PAD_CODE", int(i.encode(b.pad_value)))]
+             ("OW", b.ow), ("IN_LANES", b.simd), ("SIMD", b.simd), ("PAD_CODE", int(i.encode(b.pad_value)))]
         return [("unsigned", k, v) for k, v in u] + [("int", "PAD_T", b.pad[0]), ("int", "PAD_L", b.pad[1])]
     if isinstance(b, D.Pool):
         u = [("BITS", i.bits), ("ENC", ENCODING[i.encoding]), ("H", b.h), ("W", b.w), ("C", b.c), ("K", b.k),
