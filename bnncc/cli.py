@@ -129,7 +129,8 @@ def cmd_compile(args) -> int:
     graph = _load(args.model)
     opts = FpgaOptions(out=args.out, part=args.part, clock_ns=args.clock_ns, fps=args.fps, folding=args.folding,
                        strict_folding=args.strict_folding, ap_ctrl=args.ap_ctrl, csim=args.csim,
-                       input=_read_input(args.input) if args.input else None)
+                       input=_read_input(args.input) if args.input else None, rtl=args.rtl, sim=args.sim,
+                       simulator=args.simulator)
     report, code = compile_fpga(graph, opts)
     for w in report["warnings"]:
         print(f"bnncc: warning: {' '.join(w.split())}", file=sys.stderr)
@@ -158,6 +159,11 @@ def _print_estimate(report: dict) -> None:
     if csim:
         verdict = "passed" if csim["passed"] else f"FAILED at {csim.get('first_differing_layer', '?')}"
         print(f"csim: {verdict}: {csim['vectors']} vectors, {csim['mismatches']} mismatches", file=sys.stderr)
+    sim = report["verification"].get("rtl_sim")
+    if sim:
+        print(f"rtl sim: {'passed' if sim['passed'] else 'FAILED'}: {sim['vectors']} vectors, {sim['mismatches']} "
+              f"mismatches; {sim['cycles_per_image']:,.1f} cycles/image measured vs {sim['designed_interval']:,} "
+              f"designed (efficiency {sim['efficiency']:.3f})", file=sys.stderr)
 
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -193,6 +199,9 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     fpga.add_argument("--strict-folding", action="store_true", help="unknown folding keys are errors, not warnings")
     fpga.add_argument("--ap-ctrl", choices=["none", "hs"], default="none", help="block-level control protocol")
     fpga.add_argument("--csim", action="store_true", help="C-simulate with g++ and compare with the executor")
+    fpga.add_argument("--rtl", action="store_true", help="also write Verilog (OUT/rtl) for open flows")
+    fpga.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus",
+                      help="RTL simulator for --sim (default icarus)")
     fpga.add_argument("--input", help=".npy float inputs for --csim / --sim (default: 64 seeded random inputs)")
     add_rram_options(comp)
     comp.set_defaults(fn=cmd_compile)

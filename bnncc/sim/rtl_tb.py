@@ -20,7 +20,8 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 @cocotb.test()
 async def stream_images(dut) -> None:
-    spec = json.loads(open(os.environ["BNNCC_RTL_VECTORS"]).read())
+    with open(os.environ["BNNCC_RTL_VECTORS"]) as f:
+        spec = json.load(f)
     rng = random.Random(spec["seed"])
     words = [int(w, 16) for image in spec["input"] for w in image]
     per_image = spec["output_words"]

@@ -18,11 +18,13 @@ import numpy as np
 import bnncc
 from bnncc.backends import dataflow, folding, schedule
 from bnncc.backends.fpga_hls import project
+from bnncc.backends.fpga_rtl import project as rtl_project
 from bnncc.cost.devices import device as find_device
 from bnncc.errors import BnnccError
 from bnncc.ir.executor import run_hardware
 from bnncc.ir.graph import Graph
 from bnncc.sim import csim as csim_runner
+from bnncc.sim import rtl as rtl_sim
 
 
 @dataclass
@@ -38,6 +40,9 @@ class FpgaOptions:
     input: np.ndarray | None = None  # float model inputs for --csim
     vectors: int = 64
     seed: int = 0
+    rtl: bool = False  # also write OUT/rtl
+    sim: bool = False  # simulate OUT/rtl with cocotb (implies rtl)
+    simulator: str = "icarus"
 
 
 def plan_dataflow(graph: Graph, opts: FpgaOptions) -> tuple[dataflow.Dataflow, folding.FoldingPlan, dict]:
@@ -109,12 +114,21 @@ def compile_fpga(graph: Graph, opts: FpgaOptions) -> tuple[dict, int]:
         (tmp / "README.md").write_text(project.environment().get_template("hls/README.md.j2").render(
             version=bnncc.__version__, estimate=est, **options))
         code = 0
+        values = csim_vectors(graph, opts) if opts.csim or opts.sim else None
+        trace = run_hardware(graph, values) if values is not None else None
         if opts.csim:
-            values = csim_vectors(graph, opts)
-            result = csim_runner.run(tmp / "hls", df, values, run_hardware(graph, values))
+            result = csim_runner.run(tmp / "hls", df, values, trace)
             report["verification"]["csim"] = result.to_json()
             csim_runner.clean(tmp / "hls")
-            code = 0 if result.passed else 1
+            code |= 0 if result.passed else 1
+        if opts.rtl or opts.sim:
+            rtl_project.write(tmp, df, graph.path)
+        if opts.sim:
+            result = rtl_sim.verify(tmp / "rtl", df, values, trace[df.output_tensor], seed=opts.seed,
+                                    simulator=opts.simulator)
+            report["verification"]["rtl_sim"] = result
+            shutil.rmtree(tmp / "rtl" / "build", ignore_errors=True)
+            code |= 0 if result["passed"] else 1
         _write_json(tmp / "report.json", report)
         if out.exists():
             shutil.rmtree(out)

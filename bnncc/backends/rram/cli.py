@@ -42,7 +42,8 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
     """Options of ``bnncc MODEL --target rram``."""
     _add_mapping_options(parser)
     parser.add_argument("--sim", action="store_true",
-                        help="check the ideal crossbar simulation against the reference executor (exit 1 on mismatch)")
+                        help="simulate the output against the reference executor, exit 1 on a mismatch: fpga, the "
+                             "RTL with cocotb (implies --rtl); rram, the ideal crossbar simulation")
     try:
         parser.add_argument("--input", default=None,
                             help=f".npy batch for --sim (implies --sim; default {N_RANDOM} seeded random inputs)")

@@ -103,42 +103,46 @@ module bnncc_mvau #(
         end
     end
 
-    reg signed [ACC_BITS-1:0] acc [0:PE-1];
     wire [PE*OUT_BITS-1:0] activated;
     genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
-            reg signed [ACC_BITS-1:0] sum, x, w, term, next;
+            // one process per PE, sensitive to its own accumulator only (an array would wake every PE)
+            reg signed [ACC_BITS-1:0] acc, sum, x, w, term, next;
             reg [ACC_BITS:0] count;
             reg [TERM-1:0] code;
             reg [W_BITS-1:0] wc;
+            wire [SIMD-1:0] agree = ~(x_q[SIMD-1:0] ^ w_q[p*SIMD +: SIMD]);  // XNOR kind: 1-bit lanes
             integer s, t;
             always @* begin
                 sum = 0;
-                for (s = 0; s < SIMD; s = s + 1) begin
-                    wc = w_q[(p*SIMD + s)*W_BITS +: W_BITS];
-                    if (IN_ENC == 0) x = x_q[s*IN_BITS] ? 1 : -1;
-                    else if (IN_ENC == 1) x = $signed(x_q[s*IN_BITS +: IN_BITS]);
-                    else x = $signed({1'b0, x_q[s*IN_BITS +: IN_BITS]});
-                    if (KIND == 0) term = (x_q[s] == wc[0]) ? 1 : 0;              // XNOR: popcount
-                    else if (KIND == 1) term = wc[0] ? x : -x;                     // bipolar weight
-                    else if (KIND == 2) term = (wc[1:0] == 2'b01) ? x : ((wc[1:0] == 2'b11) ? -x : 0);
-                    else if (KIND == 3) term = x * $signed(wc);                    // integer weight
-                    else if (KIND == 4) begin                                      // sum of signed shifts
-                        term = 0;
-                        for (t = 0; t < POW2_TERMS; t = t + 1) begin
-                            code = wc[t*TERM +: TERM];
-                            if (code[1:0] == 2'b01) term = term + (x <<< code[TERM-1:2]);
-                            else if (code[1:0] == 2'b10) term = term - (x <<< code[TERM-1:2]);
+                if (KIND == 0) begin
+                    for (s = 0; s < SIMD; s = s + 1) sum = sum + agree[s];
+                end else begin
+                    for (s = 0; s < SIMD; s = s + 1) begin
+                        wc = w_q[(p*SIMD + s)*W_BITS +: W_BITS];
+                        if (IN_ENC == 0) x = x_q[s*IN_BITS] ? 1 : -1;
+                        else if (IN_ENC == 1) x = $signed(x_q[s*IN_BITS +: IN_BITS]);
+                        else x = $signed({1'b0, x_q[s*IN_BITS +: IN_BITS]});
+                        if (KIND == 1) term = wc[0] ? x : -x;                          // bipolar weight
+                        else if (KIND == 2) term = (wc[1:0] == 2'b01) ? x : ((wc[1:0] == 2'b11) ? -x : 0);
+                        else if (KIND == 3) term = x * $signed(wc);                     // integer weight
+                        else if (KIND == 4) begin                                       // signed shifts, no multiplier
+                            term = 0;
+                            for (t = 0; t < POW2_TERMS; t = t + 1) begin
+                                code = wc[t*TERM +: TERM];
+                                if (code[1:0] == 2'b01) term = term + (x <<< code[TERM-1:2]);
+                                else if (code[1:0] == 2'b10) term = term - (x <<< code[TERM-1:2]);
+                            end
+                        end else begin                                                  // adder: -|x - w|
+                            w = $signed(wc);
+                            term = x - w;
+                            term = term < 0 ? term : -term;
                         end
-                    end else begin                                                 // adder: -|x - w|
-                        w = $signed(wc);
-                        term = x - w;
-                        term = term < 0 ? term : -term;
+                        sum = sum + term;
                     end
-                    sum = sum + term;
                 end
-                next = (s1_first ? 0 : acc[p]) + sum;
+                next = (s1_first ? 0 : acc) + sum;
                 count = 0;
                 for (t = 0; t < N_THR; t = t + 1)
                     count = count + (d_q[p] ? (next <= $signed(t_q[(p*NT + t)*ACC_BITS +: ACC_BITS]))
@@ -146,7 +150,7 @@ module bnncc_mvau #(
             end
             assign activated[p*OUT_BITS +: OUT_BITS] = N_THR == 0 ? next[OUT_BITS-1:0]
                 : (OUT_ENC == 0 ? count[OUT_BITS-1:0] : count + OUT_MIN);
-            always @(posedge clk) if (!stall && s1_valid) acc[p] <= next;
+            always @(posedge clk) if (!stall && s1_valid) acc <= next;
         end
     endgenerate
 
@@ -392,9 +396,8 @@ module bnncc_swg #(
     wire [31:0] raddr = rbank * WORDS + (iy * W + ix) * CF + cf;
     wire reading = full[rbank] && !stall;
     wire last = oy == OH - 1 && ox == OW - 1 && ky == K - 1 && kx == K - 1 && cf == CF - 1;
-    reg [SIMD*BITS-1:0] pad_word;
-    integer l;
-    always @* for (l = 0; l < SIMD; l = l + 1) pad_word[l*BITS +: BITS] = PAD_CODE;
+    localparam [BITS-1:0] PAD = PAD_CODE;
+    wire [SIMD*BITS-1:0] pad_word = {SIMD{PAD}};
     assign out_valid = out_valid_r;
     assign out_data = pad_q ? pad_word : word_q;
     always @(posedge clk) begin

@@ -1,0 +1,105 @@
+"""``bnncc train``: train a zoo model on a bundled data set and export it.
+
+    bnncc train --model NAME --dataset NAME [--epochs N] [--low-memory] [--distribution-loss] -o model.onnx
+
+Writes ``model.onnx`` (the bnncc dialect), ``model.pt`` (checkpoint: state dict, config, metrics)
+and ``model.metrics.json`` (test accuracy, epochs, wall time, ...) beside it; a tqdm progress bar
+goes to stderr, one summary line to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bnncc.errors import BnnccError
+
+__all__ = ["add_train_parser", "cmd_train", "outputs_for"]
+
+
+def outputs_for(onnx_path: str | Path) -> dict[str, Path]:
+    """The files ``bnncc train -o X.onnx`` writes: the ONNX, a checkpoint and the metrics."""
+    p = Path(onnx_path)
+    stem = p.with_suffix("") if p.suffix == ".onnx" else p
+    return {"onnx": p, "checkpoint": stem.with_suffix(".pt"), "metrics": Path(f"{stem}.metrics.json")}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from bnncc.data import load_dataset
+    from bnncc.export import export
+    from bnncc.nn import zoo
+    from bnncc.nn.train import TrainConfig, train
+
+    if args.epochs < 1:
+        raise BnnccError(f"--epochs must be >= 1, got {args.epochs}")
+    files = outputs_for(args.output)
+    if files["onnx"].suffix != ".onnx":
+        raise BnnccError(f"-o {args.output}: the output must end in .onnx")
+    torch.manual_seed(args.seed)
+    model = zoo.build(args.model, low_memory=args.low_memory)  # refuses bad combinations before loading data
+    data = load_dataset(args.dataset, seed=args.seed)
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
+                      distribution_loss=args.distribution_loss_weight if args.distribution_loss else 0.0,
+                      batch_size=args.batch_size)
+    if args.distribution_loss and model.family != "binary":
+        raise BnnccError("--distribution-loss regularizes bipolar activations: use it with a binary model")
+    metrics = train(model, data, cfg, progress=not args.quiet, desc=f"{args.model}/{args.dataset}")
+    metrics.update({"dataset": args.dataset, "low_memory": args.low_memory,
+                    "distribution_loss": args.distribution_loss})
+    x_test = data[2]
+    files["onnx"].parent.mkdir(parents=True, exist_ok=True)
+    export(model, x_test[:256].reshape(-1, *model.input_shape), files["onnx"])
+    metrics["files"] = {k: str(v) for k, v in files.items()}
+    torch.save({"model": args.model, "state_dict": model.state_dict(), "metrics": metrics,
+                "input_shape": list(model.input_shape)}, files["checkpoint"])
+    files["metrics"].write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    print(f"{args.model} on {args.dataset}: test accuracy {100 * metrics['test_accuracy']:.2f} % after "
+          f"{metrics['epochs']} epochs in {metrics['wall_time_s']:.0f} s; wrote {files['onnx']}, "
+          f"{files['checkpoint'].name}, {files['metrics'].name}")
+    return 0
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``bnncc train`` to the top-level subcommands (sets ``fn`` to ``cmd_train``)."""
+    from bnncc.data import DATASETS
+    from bnncc.nn.zoo import MODELS
+
+    p = subparsers.add_parser("train", help="train a zoo model on a bundled data set and export it to ONNX",
+                              description="Train a bnncc.nn zoo model, export it in the bnncc dialect and write "
+                                          "a checkpoint and metrics.json beside the ONNX.")
+    p.add_argument("--model", required=True, choices=list(MODELS), metavar="NAME",
+                   help="zoo model: " + ", ".join(MODELS))
+    p.add_argument("--dataset", required=True, choices=list(DATASETS), metavar="NAME",
+                   help="data set: " + ", ".join(DATASETS))
+    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    p.add_argument("--low-memory", action="store_true",
+                   help="binary models: save only bit-packed signs for backward, L1 BatchNorm")
+    p.add_argument("--distribution-loss", action="store_true", help="binary models: add the distribution loss")
+    p.add_argument("--distribution-loss-weight", type=float, default=0.05, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=100, help="batch size (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and the MNIST-5k split")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-o", "--output", required=True, help="ONNX file to write (checkpoint .pt and .metrics.json beside)")
+    p.set_defaults(fn=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m bnncc.nn.cli train ...``) until bnncc/cli.py wires it in."""
+    parser = argparse.ArgumentParser(prog="bnncc")
+    add_train_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except BnnccError as e:
+        print(f"bnncc: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
