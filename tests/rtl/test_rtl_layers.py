@@ -5,32 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ir_graphs import layer_graph, random_thresholds
 
 from bnncc.backends import dataflow
 from bnncc.backends.fpga_rtl import project
 from bnncc.ir import ops
-from bnncc.ir.dtypes import BIPOLAR, DataType, int_type
+from bnncc.ir.dtypes import BIPOLAR, int_type
 from bnncc.ir.executor import run_hardware
-from bnncc.ir.graph import Graph, Node, TensorType
+from bnncc.ir.graph import Graph, TensorType
 from bnncc.sim import rtl
-
-
-def _graph(in_type: TensorType, layers: list) -> Graph:
-    types, nodes, cur = {"x": in_type}, [], "x"
-    for i, op in enumerate(layers):
-        out = f"t{i}"
-        types[out] = op.infer(types[cur])
-        nodes.append(Node(op, cur, out))
-        cur = out
-    return Graph("layer-test", "x", in_type, nodes, types, ["y"])
-
-
-def _thresholds(rng, lo: int, hi: int, channels: int, out: DataType):
-    n = out.levels - 1
-    t = np.sort(rng.integers(lo - 1, hi + 2, size=(channels, n)), axis=1)
-    desc = rng.random(channels) < 0.4
-    t[desc] = t[desc][:, ::-1]
-    return ops.MultiThreshold(t, desc, out)
 
 
 def _check(tmp_path, graph: Graph, rng, simulator: str = "icarus", images: int = 6) -> dict:
@@ -51,12 +34,12 @@ def _check(tmp_path, graph: Graph, rng, simulator: str = "icarus", images: int =
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_xnor_mvau_with_thresholds(tmp_path, seed):
+def test_xnor_mvau_withrandom_thresholds(tmp_path, seed):
     rng = np.random.default_rng(seed)
     mw, mh = int(rng.choice([12, 64, 70])), int(rng.choice([6, 8]))
     w = rng.integers(0, 2, (mw, mh)).astype(np.uint8)
-    th = _thresholds(rng, 0, mw, mh, BIPOLAR)
-    _check(tmp_path, _graph(TensorType((mw,), BIPOLAR), [ops.XnorPopcount(w), th]), rng)
+    th = random_thresholds(rng, 0, mw, mh, BIPOLAR)
+    _check(tmp_path, layer_graph(TensorType((mw,), BIPOLAR), [ops.XnorPopcount(w), th]), rng)
 
 
 @pytest.mark.parametrize("kind", ["bipolar", "ternary", "int", "pow2", "adder"])
@@ -77,14 +60,15 @@ def test_integer_mvau_kinds(tmp_path, kind):
         w, grid = rng.integers(-8, 8, (mw, mh)), ops.WeightGrid("int", -8, 7)
     matrix = ops.Adder(w, grid) if kind == "adder" else ops.MatMul(w, grid)
     acc = matrix.infer(in_type)
-    th = _thresholds(rng, acc.dtype.min, acc.dtype.max, mh, int_type(-2, 1))
-    _check(tmp_path, _graph(in_type, [matrix, th]), rng)
+    th = random_thresholds(rng, acc.dtype.min, acc.dtype.max, mh, int_type(-2, 1))
+    _check(tmp_path, layer_graph(in_type, [matrix, th]), rng)
 
 
 def test_mvau_without_thresholds_streams_accumulators(tmp_path):
     rng = np.random.default_rng(7)
     w = rng.integers(-3, 4, (16, 8))
-    _check(tmp_path, _graph(TensorType((16,), int_type(-2, 1)), [ops.MatMul(w, ops.WeightGrid("int", -3, 3))]), rng)
+    graph = layer_graph(TensorType((16,), int_type(-2, 1)), [ops.MatMul(w, ops.WeightGrid("int", -3, 3))])
+    _check(tmp_path, graph, rng)
 
 
 @pytest.mark.parametrize("stride,pad", [(1, (1, 1, 1, 1)), (2, (0, 1, 0, 1))])
@@ -94,31 +78,31 @@ def test_sliding_window_convolution(tmp_path, stride, pad):
     in_type = TensorType((7, 6, c), int_type(-2, 1))
     w = rng.integers(-1, 2, (9 * c, co))
     layers = [ops.SlidingWindow(3, stride, pad, 0), ops.MatMul(w, ops.WeightGrid("ternary", -1, 1))]
-    _check(tmp_path, _graph(in_type, layers), rng)
+    _check(tmp_path, layer_graph(in_type, layers), rng)
 
 
 @pytest.mark.parametrize("dtype", [BIPOLAR, int_type(-4, 3), int_type(0, 9)], ids=["bipolar", "signed", "unsigned"])
 def test_maxpool(tmp_path, dtype):
     rng = np.random.default_rng(dtype.levels)
-    _check(tmp_path, _graph(TensorType((5, 6, 4), dtype), [ops.MaxPool(2, 2)]), rng)
+    _check(tmp_path, layer_graph(TensorType((5, 6, 4), dtype), [ops.MaxPool(2, 2)]), rng)
 
 
-def test_pool_on_accumulators_then_standalone_thresholds(tmp_path):
+def test_pool_on_accumulators_then_standalonerandom_thresholds(tmp_path):
     rng = np.random.default_rng(11)
     w = rng.integers(0, 2, (8, 4)).astype(np.uint8)
     layers = [ops.SlidingWindow(1, 1, (0, 0, 0, 0)), ops.XnorPopcount(w), ops.MaxPool(2, 2)]
-    th = _thresholds(rng, 0, 8, 4, int_type(0, 3))
-    _check(tmp_path, _graph(TensorType((4, 4, 8), BIPOLAR), layers + [th]), rng)
+    th = random_thresholds(rng, 0, 8, 4, int_type(0, 3))
+    _check(tmp_path, layer_graph(TensorType((4, 4, 8), BIPOLAR), layers + [th]), rng)
 
 
 def test_label_select(tmp_path):
     rng = np.random.default_rng(12)
-    _check(tmp_path, _graph(TensorType((10,), int_type(-20, 20)), [ops.LabelSelect()]), rng, images=12)
+    _check(tmp_path, layer_graph(TensorType((10,), int_type(-20, 20)), [ops.LabelSelect()]), rng, images=12)
 
 
 @pytest.mark.verilator
 def test_xnor_mvau_on_verilator(tmp_path, simulator):
     rng = np.random.default_rng(3)
     w = rng.integers(0, 2, (32, 8)).astype(np.uint8)
-    graph = _graph(TensorType((32,), BIPOLAR), [ops.XnorPopcount(w), _thresholds(rng, 0, 32, 8, BIPOLAR)])
+    graph = layer_graph(TensorType((32,), BIPOLAR), [ops.XnorPopcount(w), random_thresholds(rng, 0, 32, 8, BIPOLAR)])
     _check(tmp_path, graph, rng, simulator=simulator)
