@@ -130,7 +130,7 @@ def cmd_compile(args) -> int:
     opts = FpgaOptions(out=args.out, part=args.part, clock_ns=args.clock_ns, fps=args.fps, folding=args.folding,
                        strict_folding=args.strict_folding, ap_ctrl=args.ap_ctrl, csim=args.csim,
                        input=_read_input(args.input) if args.input else None, rtl=args.rtl, sim=args.sim,
-                       simulator=args.simulator)
+                       simulator=args.simulator, synth=args.synth)
     report, code = compile_fpga(graph, opts)
     for w in report["warnings"]:
         print(f"bnncc: warning: {' '.join(w.split())}", file=sys.stderr)
@@ -164,6 +164,11 @@ def _print_estimate(report: dict) -> None:
         print(f"rtl sim: {'passed' if sim['passed'] else 'FAILED'}: {sim['vectors']} vectors, {sim['mismatches']} "
               f"mismatches; {sim['cycles_per_image']:,.1f} cycles/image measured vs {sim['designed_interval']:,} "
               f"designed (efficiency {sim['efficiency']:.3f})", file=sys.stderr)
+    m = report.get("measured")
+    if m:
+        fmax = f"Fmax {m['fmax_mhz']:.1f} MHz (nextpnr)" if m.get("fmax_mhz") else "no Fmax (no open P&R for the part)"
+        print(f"measured ({m['tool']}, {m['part']}): {m['lut']:,} LUT + {m['lutram']:,} LUTRAM, {m['ff']:,} FF, "
+              f"{m['bram18']} BRAM18, {m['dsp']} DSP, {m['carry']} carry; {fmax}", file=sys.stderr)
 
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -200,6 +205,9 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     fpga.add_argument("--ap-ctrl", choices=["none", "hs"], default="none", help="block-level control protocol")
     fpga.add_argument("--csim", action="store_true", help="C-simulate with g++ and compare with the executor")
     fpga.add_argument("--rtl", action="store_true", help="also write Verilog (OUT/rtl) for open flows")
+    fpga.add_argument("--synth", action="store_true",
+                      help="synthesize OUT/rtl with Yosys (ECP5 parts: also nextpnr-ecp5 for Fmax) and record the "
+                           "measured LUT/FF/BRAM/DSP under 'measured' in report.json (implies --rtl)")
     fpga.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus",
                       help="RTL simulator for --sim (default icarus)")
     fpga.add_argument("--input", help=".npy float inputs for --csim / --sim (default: 64 seeded random inputs)")

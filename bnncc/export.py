@@ -16,6 +16,8 @@ onnxruntime on the example input before it returns.
 from __future__ import annotations
 
 import math
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +192,15 @@ def export(model: nn.Module, example_input: torch.Tensor | np.ndarray, path: str
     finally:
         model.train(was_training)
     return proto
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``bnncc.export(model, x, path)`` work although ``bnncc.export`` is also this module's name
+    (importing the submodule binds the module, not the function, to ``bnncc.export``)."""
+
+    def __call__(self, model: nn.Module, example_input: torch.Tensor | np.ndarray, path: str | Path,
+                 check: bool = True) -> onnx.ModelProto:
+        return export(model, example_input, path, check)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -168,3 +168,11 @@ def test_inexact_input_scale_is_flagged_and_checked_to_a_bound(tmp_path):
     top2 = np.sort(want, axis=1)[:, -2:]
     clear = top2[:, 1] - top2[:, 0] > 1e-4
     np.testing.assert_array_equal(got.argmax(1)[clear], want.argmax(1)[clear])
+
+
+def test_top_level_bnncc_export_is_callable(tmp_path):
+    import bnncc
+
+    model, x = _calibrated("tfc")
+    proto = bnncc.export(model, x[:4], tmp_path / "t.onnx")
+    assert isinstance(proto, onnx.ModelProto) and (tmp_path / "t.onnx").exists()

@@ -70,9 +70,13 @@ class StreamFormat:
 
     def pack(self, values: np.ndarray) -> list[list[int]]:
         """[N, elements] integer values -> per image, `words` Python ints of `word_bits` bits."""
-        codes = self.encode(np.asarray(values).reshape(len(values), self.words, self.lanes))
-        shifts = [i * self.bits for i in range(self.lanes)]
-        return [[sum(int(c) << s for c, s in zip(word, shifts, strict=True)) for word in image] for image in codes]
+        codes = self.encode(np.asarray(values).reshape(len(values), self.words, self.lanes)).astype(np.uint64)
+        if self.word_bits <= 64:  # one uint64 per word: vectorized
+            shifts = (np.arange(self.lanes, dtype=np.uint64) * np.uint64(self.bits))
+            return (codes << shifts).sum(axis=-1, dtype=np.uint64).tolist()
+        bits = ((codes[..., None] >> np.arange(self.bits, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+        packed = np.packbits(bits.reshape(len(values), self.words, -1), axis=-1, bitorder="little")
+        return [[int.from_bytes(word.tobytes(), "little") for word in image] for image in packed]
 
     def unpack(self, words: list[list[int]]) -> np.ndarray:
         mask = (1 << self.bits) - 1

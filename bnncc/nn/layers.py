@@ -297,10 +297,12 @@ class _Pow2Mixin:
             return 1 + (soft > 0.5).to(torch.int64)
 
     def k2_penalty(self) -> Tensor:
-        """FLightNN regularizer: the mean surrogate gate (fraction of filters using two terms)."""
+        """FLightNN regularizer: the mean surrogate gate (fraction of filters using two terms), from the
+        last training forward pass (recomputed if there was none)."""
         if not self.flight:
             return torch.zeros(())
-        return self._gates()[2].mean()
+        soft = getattr(self, "_soft", None)
+        return (soft if soft is not None else self._gates()[2]).mean()
 
     def quantized(self) -> Tensor:
         lo, hi = self.exp_range
@@ -310,6 +312,7 @@ class _Pow2Mixin:
             with torch.no_grad():
                 return Q.pow2_quant(self.weight, self.k, lo, hi)
         q1, r2, soft = self._gates()
+        self._soft = soft if self.training else None
         hard = (soft > 0.5).to(soft.dtype)
         shape = [-1] + [1] * (self.weight.dim() - 1)
         with torch.no_grad():

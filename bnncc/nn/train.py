@@ -35,6 +35,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     distribution_loss: float = 0.0  # weight of the distribution loss (0: off)
     flight_lambda: float = 0.5  # weight of the FLightNN two-term penalty
+    threshold_lr_scale: float = 10.0  # FLightNN thresholds learn this much faster than weights
     seed: int = 0
     threads: int = 2
     max_train: int | None = None  # use only the first N (shuffled) training images
@@ -66,7 +67,10 @@ def train(model: QuantNet, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         keep = rng.permutation(len(y_train))[: cfg.max_train]
         x_train, y_train = x_train[keep], y_train[keep]
     lr = cfg.lr if cfg.lr is not None else FAMILY_LR.get(model.family, 1e-3)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    thresholds = [p for n, p in model.named_parameters() if n.endswith("threshold")]
+    others = [p for n, p in model.named_parameters() if not n.endswith("threshold")]
+    groups = [{"params": others}] + ([{"params": thresholds, "lr": lr * cfg.threshold_lr_scale}] if thresholds else [])
+    opt = torch.optim.Adam(groups, lr=lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
     total = max(1, cfg.epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))

@@ -19,6 +19,7 @@ import bnncc
 from bnncc.backends import dataflow, folding, schedule
 from bnncc.backends.fpga_hls import project
 from bnncc.backends.fpga_rtl import project as rtl_project
+from bnncc.backends.fpga_rtl import synth as rtl_synth
 from bnncc.cost.devices import device as find_device
 from bnncc.errors import BnnccError
 from bnncc.ir.executor import run_hardware
@@ -43,6 +44,7 @@ class FpgaOptions:
     rtl: bool = False  # also write OUT/rtl
     sim: bool = False  # simulate OUT/rtl with cocotb (implies rtl)
     simulator: str = "icarus"
+    synth: bool = False  # Yosys (+ nextpnr-ecp5 for ECP5) on OUT/rtl -> report["measured"] (implies rtl)
 
 
 def plan_dataflow(graph: Graph, opts: FpgaOptions) -> tuple[dataflow.Dataflow, folding.FoldingPlan, dict]:
@@ -121,7 +123,7 @@ def compile_fpga(graph: Graph, opts: FpgaOptions) -> tuple[dict, int]:
             report["verification"]["csim"] = result.to_json()
             csim_runner.clean(tmp / "hls")
             code |= 0 if result.passed else 1
-        if opts.rtl or opts.sim:
+        if opts.rtl or opts.sim or opts.synth:
             rtl_project.write(tmp, df, graph.path)
         if opts.sim:
             result = rtl_sim.verify(tmp / "rtl", df, values, trace[df.output_tensor], seed=opts.seed,
@@ -129,6 +131,8 @@ def compile_fpga(graph: Graph, opts: FpgaOptions) -> tuple[dict, int]:
             report["verification"]["rtl_sim"] = result
             shutil.rmtree(tmp / "rtl" / "build", ignore_errors=True)
             code |= 0 if result["passed"] else 1
+        if opts.synth:  # scratch files live in a temporary directory: OUT/rtl is left as written
+            report["measured"] = rtl_synth.synthesize(tmp / "rtl", find_device(opts.part), opts.clock_ns)
         _write_json(tmp / "report.json", report)
         if out.exists():
             shutil.rmtree(out)

@@ -15,15 +15,12 @@ def words_of_bits(bits: np.ndarray) -> np.ndarray:
 
 
 def weight_rows(codes: np.ndarray, pe: int, simd: int, bits: int) -> np.ndarray:
-    """codes [MW, MH] unsigned -> [NF*SF, PE, words + 1]: row nf*SF + sf, per PE its SIMD codes at bit
-    s*bits, and one spare zero word so a code may straddle two words."""
+    """codes [MW, MH] unsigned -> [NF*SF, words]: row nf*SF + sf, code (pe, s) at bit (pe*SIMD + s)*bits."""
     mw, mh = codes.shape
     nf, sf = mh // pe, mw // simd
-    tiles = codes.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1).reshape(nf * sf * pe, simd)
+    tiles = codes.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1).reshape(nf * sf, pe * simd)
     expanded = (tiles[..., None] >> np.arange(bits)) & 1
-    words = words_of_bits(expanded.reshape(nf * sf * pe, -1).astype(np.uint8))
-    spare = np.zeros((words.shape[0], 1), dtype=np.uint64)
-    return np.concatenate([words, spare], axis=1).reshape(nf * sf, pe, -1)
+    return words_of_bits(expanded.reshape(nf * sf, -1).astype(np.uint8))
 
 
 def threshold_rows(thresholds: np.ndarray | None, channels: int, pe: int) -> np.ndarray:
@@ -38,7 +35,5 @@ def direction_rows(descending: np.ndarray | None, channels: int, pe: int) -> np.
 
 
 def c_rows(words: np.ndarray) -> list[str]:
-    """C initializers of the rows (braces around each inner dimension)."""
-    if words.ndim == 2:
-        return [", ".join(f"0x{int(w):016x}ULL" for w in row) for row in words]
-    return [", ".join("{" + r + "}" for r in c_rows(row)) for row in words]
+    """C initializers of the rows, shortest hex (fully folded layers have one word per weight)."""
+    return [", ".join(f"0x{w:x}ULL" for w in row) for row in words.tolist()]

@@ -65,7 +65,7 @@ def _config(b: D.Block) -> list[tuple[str, str, int]]:
         u = [("MW", b.mw), ("MH", b.mh), ("SIMD", b.simd), ("PE", b.pe), ("NF", b.mh // b.pe),
              ("SF", b.mw // b.simd), ("PIXELS", b.pixels), ("IN_BITS", i.bits), ("IN_ENC", ENCODING[i.encoding]),
              ("KIND", KIND[b.weight_kind]), ("W_BITS", b.weight_bits),
-             ("PE_WORDS", math.ceil(b.simd * b.weight_bits / 64)), ("ACC_BITS", b.acc_bits),
+             ("W_WORDS", math.ceil(b.pe * b.simd * b.weight_bits / 64)), ("ACC_BITS", b.acc_bits),
              ("N_THR", n_thr), ("N_THR_SLOTS", max(n_thr, 1)), ("T_WORDS", b.pe * max(n_thr, 1)),
              ("D_WORDS", math.ceil(b.pe / 64)), ("OUT_BITS", o.bits), ("OUT_ENC", ENCODING[o.encoding]),
              ("POW2_TERMS", max(b.pow2_terms, 1)), ("POW2_SHIFT_BITS", max(b.pow2_shift_bits, 1))]

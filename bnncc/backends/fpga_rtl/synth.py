@@ -227,8 +227,11 @@ def _per_block(yosys: str, work: Path, device: Device, read: str) -> dict[str, d
     rows = {}
     for line in (work / "hier_top.v").read_text().splitlines():
         m = _INSTANCE.match(line)
-        if m and m.group(1) in modules:
-            rows[m.group(2)] = count(modules[m.group(1)]["num_cells_by_type"])
+        module = m and (modules.get(m.group(1)) or modules.get("\\" + m.group(1)))  # unparameterized: \name
+        if module:
+            rows[m.group(2)] = count(module["num_cells_by_type"])
+    if not rows:
+        raise SynthesisError("hierarchical synthesis: found no block instances in bnncc_top")
     return dict(sorted(rows.items()))
 
 

@@ -23,15 +23,20 @@ ap_int<BITS + 2> decode(ap_uint<BITS> code) {
     return ap_int<BITS + 2>(code);
 }
 
-// Bits [offset, offset + BITS) of a row of 64-bit words (BITS <= 64). Rows carry one spare word at
-// the end, so a field may straddle two words.
-template <int BITS>
-uint64_t field(const uint64_t *row, unsigned offset) {
+// n <= 64 bits of a row of 64-bit words starting at bit `offset`; a field may straddle two words
+// (the second is read only then, so rows need no padding).
+inline uint64_t bits_at(const uint64_t *row, unsigned offset, unsigned n) {
 #pragma HLS INLINE
     unsigned w = offset / 64, o = offset % 64;
     uint64_t lo = row[w] >> o;
-    uint64_t hi = o ? row[w + 1] << (64 - o) : 0;
-    return (lo | hi) & (BITS >= 64 ? ~0ULL : ((1ULL << (BITS % 64)) - 1));
+    uint64_t hi = (o != 0 && o + n > 64) ? row[w + 1] << (64 - o) : 0;
+    return (lo | hi) & (n >= 64 ? ~0ULL : ((1ULL << n) - 1));
+}
+
+template <int BITS>
+uint64_t field(const uint64_t *row, unsigned offset) {
+#pragma HLS INLINE
+    return bits_at(row, offset, BITS);
 }
 
 // Number of set bits of a 64-bit word (an adder tree in hardware).
@@ -105,10 +110,10 @@ ap_uint<C::OUT_BITS> activate(ap_int<C::ACC_BITS> acc, const uint64_t *thr, bool
 
 // Matrix-vector-activate unit: per pixel, NF = MH/PE output folds x SF = MW/SIMD input folds.
 // The input vector is buffered during the first output fold and reused for the others. Weight row
-// i = nf*SF + sf holds, per PE, SIMD codes of W_BITS bits starting at a 64-bit word boundary.
+// nf*SF + sf holds PE x SIMD codes of W_BITS bits, code (pe, s) at bit (pe*SIMD + s)*W_BITS.
 template <class C>
 void mvau(hls::stream<ap_uint<C::SIMD * C::IN_BITS> > &in, hls::stream<ap_uint<C::PE * C::OUT_BITS> > &out,
-          const uint64_t weights[C::NF * C::SF][C::PE][C::PE_WORDS + 1], const uint64_t thresholds[C::NF][C::T_WORDS],
+          const uint64_t weights[C::NF * C::SF][C::W_WORDS], const uint64_t thresholds[C::NF][C::T_WORDS],
           const uint64_t descending[C::NF][C::D_WORDS]) {
     const unsigned X_WORDS = (C::SIMD * C::IN_BITS + 63) / 64;
     ap_uint<C::SIMD * C::IN_BITS> buffer[C::SF];
@@ -130,20 +135,20 @@ void mvau(hls::stream<ap_uint<C::SIMD * C::IN_BITS> > &in, hls::stream<ap_uint<C
         ap_uint<C::PE * C::OUT_BITS> o = 0;
         for (unsigned pe = 0; pe < C::PE; pe++) {
 #pragma HLS UNROLL
-            const uint64_t *w = weights[fold][pe];
+            const uint64_t *w = weights[fold];
             ap_int<C::ACC_BITS> sum = 0;
             if (C::KIND == W_XNOR) {
                 for (unsigned k = 0; k < X_WORDS; k++) {
 #pragma HLS UNROLL
                     unsigned n = (k + 1) * 64 <= C::SIMD ? 64 : C::SIMD - k * 64;
                     uint64_t mask = n == 64 ? ~0ULL : ((1ULL << n) - 1);
-                    sum += popcount64(~(xs[k] ^ w[k]) & mask);
+                    sum += popcount64(~(xs[k] ^ bits_at(w, pe * C::SIMD + 64 * k, n)) & mask);
                 }
             } else {
                 for (unsigned s = 0; s < C::SIMD; s++) {
 #pragma HLS UNROLL
                     ap_uint<C::IN_BITS> code = field<C::IN_BITS>(xs, s * C::IN_BITS);
-                    ap_uint<C::W_BITS> wc = field<C::W_BITS>(w, s * C::W_BITS);
+                    ap_uint<C::W_BITS> wc = field<C::W_BITS>(w, (pe * C::SIMD + s) * C::W_BITS);
                     sum += product<C>(decode<C::IN_BITS, C::IN_ENC>(code), wc);
                 }
             }
