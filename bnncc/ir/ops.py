@@ -7,6 +7,7 @@ Integer tensors are NHWC (channels last); the host head converts from ONNX's NCH
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,10 +175,15 @@ class XnorPopcount:
     def infer(self, t: TensorType) -> TensorType:
         return TensorType(t.shape[:-1] + (self.weights.shape[1],), acc_type(0, self.weights.shape[0]))
 
+    @functools.cached_property
+    def packed_weights(self) -> np.ndarray:
+        """[MH, words] uint64, packed once (the op's weights never change after lowering)."""
+        return pack_bits(np.ascontiguousarray(self.weights.T))
+
     def execute(self, x: np.ndarray) -> np.ndarray:
         mw, mh = self.weights.shape
         xp = pack_bits((x > 0).astype(np.uint8))  # [..., words]
-        wp = pack_bits(np.ascontiguousarray(self.weights.T))  # [MH, words]
+        wp = self.packed_weights
         flat = xp.reshape(-1, xp.shape[-1])
         out = np.empty((flat.shape[0], mh), dtype=np.int64)
         step = max(1, (1 << 22) // (mh * wp.shape[1]))  # bounds the XOR temporary to ~32 MB
