@@ -200,7 +200,38 @@ class Swg(Block):
 
 
 @dataclass
-class Pool(Block):
+class PeBlock(Block):
+    """A block folded by PE lanes over its channels (pool, thresholds, label select)."""
+
+    pe: int = 1
+
+    @property
+    def channels(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def in_lanes(self) -> int:
+        return self.pe
+
+    @property
+    def out_lanes(self) -> int:
+        return self.pe
+
+    def options(self) -> list[dict]:
+        return [{"PE": p} for p in divisors(self.channels)]
+
+    def set_folding(self, f: dict) -> None:
+        pe = int(f.get("PE", 1))
+        if self.channels % pe:
+            raise BnnccError(f"folding of {self.name}: PE={pe} must divide its {self.channels} channels")
+        self.pe = pe
+
+    def folding(self) -> dict:
+        return {"PE": self.pe}
+
+
+@dataclass
+class Pool(PeBlock):
     """Max-pool k x k, stride s, NHWC, PE channel lanes in and out."""
 
     h: int = 0
@@ -210,51 +241,29 @@ class Pool(Block):
     stride: int = 2
     oh: int = 0
     ow: int = 0
-    pe: int = 1
     kind = "pool"
 
     @property
-    def in_lanes(self) -> int:
-        return self.pe
-
-    @property
-    def out_lanes(self) -> int:
-        return self.pe
+    def channels(self) -> int:
+        return self.c
 
     def cycles(self) -> int:
         return self.h * self.w * self.c // self.pe
 
-    def options(self) -> list[dict]:
-        return [{"PE": p} for p in divisors(self.c)]
-
-    def set_folding(self, f: dict) -> None:
-        pe = int(f.get("PE", 1))
-        if self.c % pe:
-            raise BnnccError(f"folding of {self.name}: PE={pe} must divide C={self.c}")
-        self.pe = pe
-
-    def folding(self) -> dict:
-        return {"PE": self.pe}
-
 
 @dataclass
-class Thresh(Block):
+class Thresh(PeBlock):
     """Standalone thresholds (where a pool sits between the matrix and its thresholds)."""
 
     c: int = 0
     pixels: int = 1
     thresholds: np.ndarray | None = None
     descending: np.ndarray | None = None
-    pe: int = 1
     kind = "thresh"
 
     @property
-    def in_lanes(self) -> int:
-        return self.pe
-
-    @property
-    def out_lanes(self) -> int:
-        return self.pe
+    def channels(self) -> int:
+        return self.c
 
     @property
     def acc_bits(self) -> int:
@@ -264,28 +273,17 @@ class Thresh(Block):
     def cycles(self) -> int:
         return self.pixels * self.c // self.pe
 
-    def options(self) -> list[dict]:
-        return [{"PE": p} for p in divisors(self.c)]
-
-    def set_folding(self, f: dict) -> None:
-        pe = int(f.get("PE", 1))
-        if self.c % pe:
-            raise BnnccError(f"folding of {self.name}: PE={pe} must divide C={self.c}")
-        self.pe = pe
-
-    def folding(self) -> dict:
-        return {"PE": self.pe}
-
 
 @dataclass
-class LabelSelect(Block):
+class LabelSelect(PeBlock):
+    """Top-1 over the classes, PE values per input word, one index out."""
+
     classes: int = 0
-    pe: int = 1
     kind = "labelselect"
 
     @property
-    def in_lanes(self) -> int:
-        return self.pe
+    def channels(self) -> int:
+        return self.classes
 
     @property
     def out_lanes(self) -> int:
@@ -293,18 +291,6 @@ class LabelSelect(Block):
 
     def cycles(self) -> int:
         return self.classes // self.pe
-
-    def options(self) -> list[dict]:
-        return [{"PE": p} for p in divisors(self.classes)]
-
-    def set_folding(self, f: dict) -> None:
-        pe = int(f.get("PE", 1))
-        if self.classes % pe:
-            raise BnnccError(f"folding of {self.name}: PE={pe} must divide the {self.classes} classes")
-        self.pe = pe
-
-    def folding(self) -> dict:
-        return {"PE": self.pe}
 
 
 @dataclass

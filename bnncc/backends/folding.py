@@ -37,6 +37,12 @@ class FoldingPlan:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def take(self, name: str, entry: dict) -> None:
+        """The folding parameters (and FINN's ram_style, honoured by the estimate) of one block."""
+        self.params[name] = {k: v for k, v in entry.items() if k in FOLD_PARAMS}
+        if "ram_style" in entry:
+            self.ram_style[name] = entry["ram_style"]
+
 
 def read(path: str, df: Dataflow) -> FoldingPlan:
     if not os.path.isfile(path):
@@ -60,9 +66,7 @@ def _ours(path: str, data: dict, df: Dataflow) -> FoldingPlan:
         if name not in names:
             plan.warnings.append(f"--folding {path}: no block named {name!r} in this model; ignored")
             continue
-        plan.params[name] = {k: v for k, v in entry.items() if k in FOLD_PARAMS}
-        if "ram_style" in entry:
-            plan.ram_style[name] = entry["ram_style"]
+        plan.take(name, entry)
     return plan
 
 
@@ -93,9 +97,7 @@ def _finn(path: str, data: dict, df: Dataflow) -> FoldingPlan:
         if name not in names:
             plan.warnings.append(f"--folding {path}: {key!r} names a layer this model does not have; ignored")
             continue
-        plan.params[name] = {k: v for k, v in entry.items() if k in FOLD_PARAMS}
-        if "ram_style" in entry:
-            plan.ram_style[name] = entry["ram_style"]
+        plan.take(name, entry)
         for k in entry:
             if k not in FOLD_PARAMS | FINN_IGNORED:
                 plan.warnings.append(f"--folding {path}: {key}.{k} is not a folding parameter; ignored")
