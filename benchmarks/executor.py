@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.repeats, args.qonnx_repeats, args.batch1_calls, args.qonnx_batch1_calls) < 1:
         ap.error("repeats and call counts must be >= 1")
 
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     load_start = os.getloadavg()  # other jobs on this 2-core machine skew every figure, onnxruntime's most
     t0 = time.perf_counter()
     rows, checks = [], {}
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "executor",
         "command": ".venv/bin/python benchmarks/executor.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "date": started,  # when the run started
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "numpy": np.__version__, "onnxruntime": version("onnxruntime"), "qonnx": version("qonnx"),
                     "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},

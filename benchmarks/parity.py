@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bnncc.data.mnist import load_mnist5k
 
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     load_start = os.getloadavg()  # other jobs on this 2-core machine skew the timings
     x, y = load_mnist5k(args.seed)
     x, y = x[: args.images] / np.float32(255), y[: args.images]  # the zoo models take images / 255
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "parity",
         "command": ".venv/bin/python benchmarks/parity.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "date": started,  # when the run started
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
                     "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
