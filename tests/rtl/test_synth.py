@@ -70,6 +70,7 @@ def test_synth_ecp5_fmax(tmp_path):
     assert m["target_mhz"] == 100.0
     assert m["pnr_utilization"]["TRELLIS_FF"] == m["ff"]
     assert "nextpnr" in m["pnr_tool"]
+    assert m["critical_path"]["from"].startswith(("dut.", "s_axis", "m_axis", "rst")) and m["critical_path"]["ns"] > 0
 
 
 def test_hostile_names_synthesize_and_stay_in_comments(tmp_path):

@@ -73,6 +73,9 @@ class SynthesisError(RuntimeError):
 def synthesize(rtl_dir: Path, device: Device, clock_ns: float, *, per_block: bool = True) -> dict:
     """Synthesize (and for ECP5 place and route) `rtl_dir` for `device`; returns the measured numbers.
 
+    Keys: tool, part, top, clock_ns, io (wrapper pins and FFs), lut, ff, bram18, lutram, dsp, carry
+    (flattened totals, units in CELLS), cells (raw Yosys counts), fmax_mhz (ECP5; None for Xilinx),
+    and for ECP5 target_mhz, critical_path, pnr_tool, pnr_seed, pnr_utilization; per_block if asked.
     Raises BnnccError when a tool is missing, SynthesisError when a tool fails.
     """
     rtl_dir = Path(rtl_dir)
@@ -265,8 +268,22 @@ def _place_and_route(nextpnr: list[str], work: Path, device: Device, clock_ns: f
         raise SynthesisError(f"nextpnr-ecp5 reported no Fmax for clk: {sorted(report.get('fmax', {}))}")
     used = {k: v["used"] for k, v in report["utilization"].items() if v["used"]}
     return {"fmax_mhz": round(min(v["achieved"] for v in clocks.values()), 2), "target_mhz": round(freq, 2),
+            "critical_path": _critical_path(report),
             "pnr_tool": _pnr_version(nextpnr), "pnr_seed": NEXTPNR_SEED,
             "pnr_utilization": dict(sorted(used.items()))}
+
+
+def _critical_path(report: dict) -> dict | None:
+    """Start and end cell of the slowest clk-to-clk path, so a low Fmax points at the block (the
+    flattened cell names keep the instance path, e.g. dut.mvau0.wrom...)."""
+    paths = [p for p in report.get("critical_paths", []) if p.get("path")]
+    if not paths:
+        return None
+    worst = max(paths, key=lambda p: sum(step["delay"] for step in p["path"]))
+    steps = worst["path"]
+    return {"from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"],
+            "ns": round(sum(step["delay"] for step in steps), 2),
+            "logic_ns": round(sum(step["delay"] for step in steps if step["type"] in ("logic", "clk-to-q")), 2)}
 
 
 def _pnr_version(nextpnr: list[str]) -> str:
