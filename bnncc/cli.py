@@ -21,8 +21,9 @@ from bnncc.backends.fpga_hls.reports import add_report_parser
 from bnncc.backends.rram.cli import add_compile_options as add_rram_options
 from bnncc.backends.rram.cli import add_sweep_parser
 from bnncc.errors import BnnccError
+from bnncc.nn.cli import add_train_parser
 
-SUBCOMMANDS = ("inspect", "run", "report", "rram-sweep")
+SUBCOMMANDS = ("inspect", "run", "report", "rram-sweep", "train")
 
 
 def _load(path: str):
@@ -189,6 +190,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p.set_defaults(fn=cmd_run)
     add_report_parser(cmds)
     add_sweep_parser(cmds)
+    add_train_parser(cmds)
     comp = argparse.ArgumentParser(prog="bnncc", description="Compile MODEL.onnx for a target. Subcommands: "
                                    + ", ".join(SUBCOMMANDS) + " (bnncc SUBCOMMAND --help).")
     comp.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")

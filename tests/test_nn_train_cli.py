@@ -36,6 +36,7 @@ def test_train_tfc_mnist5k_one_epoch_then_inspect_and_run(tmp_path, capsys):
     metrics = json.loads(files["metrics"].read_text())
     assert metrics["epochs"] == 1 and metrics["test_accuracy"] > 0.5 and metrics["wall_time_s"] > 0
     assert torch.load(files["checkpoint"], weights_only=False)["model"] == "tfc"
+    restored = zoo.load_checkpoint(str(files["checkpoint"]))
     summary = capsys.readouterr()
     assert "test accuracy" in summary.out
 
@@ -48,6 +49,8 @@ def test_train_tfc_mnist5k_one_epoch_then_inspect_and_run(tmp_path, capsys):
     np.save(tmp_path / "x.npy", x)
     assert cli.main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), onnxruntime_outputs(out, x))
+    with torch.no_grad():
+        np.testing.assert_array_equal(restored(torch.from_numpy(x)).numpy(), np.load(tmp_path / "y.npy"))
 
 
 def test_training_is_reproducible():
@@ -102,3 +105,28 @@ def test_fashion_mnist_from_the_debian_package():
     x_train, y_train, x_test, y_test = load_dataset("fashion-mnist")
     assert x_train.shape == (60000, 1, 28, 28) and x_test.shape == (10000, 1, 28, 28)
     assert np.bincount(y_test).tolist() == [1000] * 10 and x_train.max() == 255
+
+
+def test_parser_names_match_the_zoo_and_do_not_import_torch():
+    import subprocess
+    import sys
+
+    assert list(train_cli.ZOO_MODELS) == zoo.names()
+    code = ("import argparse, sys; from bnncc.nn.cli import add_train_parser; "
+            "add_train_parser(argparse.ArgumentParser().add_subparsers()); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_distribution_loss_training_runs_and_flag_conflicts(tmp_path, capsys):
+    data = load_dataset("mnist5k")
+    torch.manual_seed(0)
+    net = zoo.build("tfc")
+    metrics = train(net, data, TrainConfig(epochs=1, max_train=500, distribution_loss=0.05), progress=False)
+    assert metrics["test_accuracy"] > 0.3 and all(m.stats is None or not m.track for m in net.modules()
+                                                   if hasattr(m, "track"))
+    assert train_cli.main(["train", "--model", "tfc", "--dataset", "mnist5k", "--low-memory", "--distribution-loss",
+                           "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "--low-memory" in capsys.readouterr().err
+    assert train_cli.main(["train", "--model", "lightnn2-mlp", "--dataset", "mnist5k", "--distribution-loss",
+                           "-o", str(tmp_path / "m.onnx")]) == 2

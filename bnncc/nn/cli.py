@@ -2,9 +2,10 @@
 
     bnncc train --model NAME --dataset NAME [--epochs N] [--low-memory] [--distribution-loss] -o model.onnx
 
-Writes ``model.onnx`` (the bnncc dialect), ``model.pt`` (checkpoint: state dict, config, metrics)
-and ``model.metrics.json`` (test accuracy, epochs, wall time, ...) beside it; a tqdm progress bar
-goes to stderr, one summary line to stdout.
+Writes ``model.onnx`` (the bnncc dialect), and beside it ``model.pt`` (checkpoint: state dict,
+config, metrics) and ``metrics.json`` (test accuracy, epochs, wall time, ...; one per output
+folder, so train different models into different folders); a tqdm progress bar goes to stderr,
+one summary line to stdout.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from pathlib import Path
 
 from bnncc.errors import BnnccError
 
-__all__ = ["add_train_parser", "cmd_train", "outputs_for"]
+__all__ = ["ZOO_MODELS", "add_train_parser", "cmd_train", "outputs_for"]
+
+# The zoo's names, kept here so building the parser does not import torch (a test checks they match).
+ZOO_MODELS = ("tfc", "sfc", "lfc", "cnv", "cnv-finn", "lightnn1-mlp", "lightnn2-mlp", "flightnn-mlp", "lightnn1-cnn",
+              "lightnn2-cnn", "flightnn-cnn", "shiftadd-mlp", "shiftadd-cnn")
 
 
 def outputs_for(onnx_path: str | Path) -> dict[str, Path]:
     """The files ``bnncc train -o X.onnx`` writes: the ONNX, a checkpoint and the metrics."""
     p = Path(onnx_path)
     stem = p.with_suffix("") if p.suffix == ".onnx" else p
-    return {"onnx": p, "checkpoint": stem.with_suffix(".pt"), "metrics": Path(f"{stem}.metrics.json")}
+    return {"onnx": p, "checkpoint": stem.with_suffix(".pt"), "metrics": p.parent / "metrics.json"}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -39,14 +44,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     files = outputs_for(args.output)
     if files["onnx"].suffix != ".onnx":
         raise BnnccError(f"-o {args.output}: the output must end in .onnx")
+    if args.distribution_loss and args.low_memory:
+        raise BnnccError("--distribution-loss reads the pre-activation statistics that --low-memory does not keep; "
+                         "use one of them")
     torch.manual_seed(args.seed)
     model = zoo.build(args.model, low_memory=args.low_memory)  # refuses bad combinations before loading data
+    if args.distribution_loss and model.family != "binary":
+        raise BnnccError("--distribution-loss regularizes bipolar activations: use it with a binary model")
     data = load_dataset(args.dataset, seed=args.seed)
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
                       distribution_loss=args.distribution_loss_weight if args.distribution_loss else 0.0,
                       batch_size=args.batch_size)
-    if args.distribution_loss and model.family != "binary":
-        raise BnnccError("--distribution-loss regularizes bipolar activations: use it with a binary model")
     metrics = train(model, data, cfg, progress=not args.quiet, desc=f"{args.model}/{args.dataset}")
     metrics.update({"dataset": args.dataset, "low_memory": args.low_memory,
                     "distribution_loss": args.distribution_loss})
@@ -66,13 +74,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``bnncc train`` to the top-level subcommands (sets ``fn`` to ``cmd_train``)."""
     from bnncc.data import DATASETS
-    from bnncc.nn.zoo import MODELS
 
     p = subparsers.add_parser("train", help="train a zoo model on a bundled data set and export it to ONNX",
                               description="Train a bnncc.nn zoo model, export it in the bnncc dialect and write "
                                           "a checkpoint and metrics.json beside the ONNX.")
-    p.add_argument("--model", required=True, choices=list(MODELS), metavar="NAME",
-                   help="zoo model: " + ", ".join(MODELS))
+    p.add_argument("--model", required=True, choices=ZOO_MODELS, metavar="NAME",
+                   help="zoo model: " + ", ".join(ZOO_MODELS))
     p.add_argument("--dataset", required=True, choices=list(DATASETS), metavar="NAME",
                    help="data set: " + ", ".join(DATASETS))
     p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
@@ -84,7 +91,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and the MNIST-5k split")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("-o", "--output", required=True, help="ONNX file to write (checkpoint .pt and .metrics.json beside)")
+    p.add_argument("-o", "--output", required=True, help="ONNX file to write (checkpoint .pt and metrics.json beside)")
     p.set_defaults(fn=cmd_train)
     return p
 

@@ -321,7 +321,7 @@ class _Pow2Mixin:
             return value
         # Differentiable zeros carry the gradients: identity to w, the surrogate to the threshold.
         gate = (soft - soft.detach()).view(shape) * r2
-        return Q._Identity.apply(self.weight, value) + gate
+        return Q.straight_through(self.weight, value) + gate
 
     def constrain_(self) -> None:
         if self.flight:
@@ -465,7 +465,7 @@ class _AdderMixin:
         with torch.no_grad():
             q = torch.mul(torch.clamp(torch.round(torch.div(self.weight, self.act_scale)), self.act.qmin,
                                       self.act.qmax), self.act_scale)
-        return Q._Identity.apply(self.weight, q) if self.training else q
+        return Q.straight_through(self.weight, q) if self.training else q
 
 
 def _adder_init(shape: tuple[int, ...], act: IntQuantSpec) -> Tensor:

@@ -29,6 +29,7 @@ __all__ = [
     "pow2_quant",
     "pow2_ste",
     "shift_weight",
+    "straight_through",
 ]
 
 
@@ -132,6 +133,11 @@ class _Identity(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: Tensor):  # type: ignore[override]
         return g, None
+
+
+def straight_through(x: Tensor, q: Tensor) -> Tensor:
+    """``q``'s values with the identity gradient to ``x`` (``q`` computed without grad)."""
+    return _Identity.apply(x, q)
 
 
 def pow2_ste(w: Tensor, k: int, e_min: int, e_max: int) -> Tensor:

@@ -25,7 +25,7 @@ from bnncc.errors import BnnccError
 from bnncc.nn import layers as L
 from bnncc.nn.net import BinaryBlock, QuantNet
 
-__all__ = ["MODELS", "ModelInfo", "build", "names"]
+__all__ = ["MODELS", "ModelInfo", "build", "load_checkpoint", "names"]
 
 MLP_HIDDEN = {"tfc": (64, 64, 64), "sfc": (256, 256, 256), "lfc": (1024, 1024, 1024)}
 
@@ -35,6 +35,7 @@ class ModelInfo:
     family: str  # binary | pow2 | shiftadd: picks the optimizer settings in bnncc.nn.train
     kind: str  # mlp | cnn
     description: str
+    act_bits: int = 4  # width of the integer activations (pow2 and ShiftAdd nets)
 
 
 def _act_scale(bits: int) -> float:
@@ -180,9 +181,9 @@ MODELS: dict[str, tuple[ModelInfo, Callable[[_Spec], list[nn.Module]]]] = {
     "flightnn-cnn": (ModelInfo("pow2", "cnn", "FLightNN small CNN 32-32-P-64-64-P, FC 256-10"),
                      _pow2_cnn(2, True)),
     "shiftadd-mlp": (ModelInfo("shiftadd", "mlp", "ShiftAddNet MLP: [shift 512, adder 512], [shift 256, "
-                               "adder 256], shift 10"), _shiftadd_mlp()),
+                               "adder 256], shift 10, 8-bit activations", 8), _shiftadd_mlp()),
     "shiftadd-cnn": (ModelInfo("shiftadd", "cnn", "ShiftAdd small CNN: shift convs 32-32-P-64-64-P, "
-                               "[shift 256, adder 256], shift 10"), _shiftadd_cnn()),
+                               "[shift 256, adder 256], shift 10, 8-bit activations", 8), _shiftadd_cnn()),
 }
 
 
@@ -190,7 +191,7 @@ def names() -> list[str]:
     return list(MODELS)
 
 
-def build(name: str, float_baseline: bool = False, low_memory: bool = False, act_bits: int = 4) -> QuantNet:
+def build(name: str, float_baseline: bool = False, low_memory: bool = False, act_bits: int | None = None) -> QuantNet:
     """A fresh model (seed torch before calling for reproducible weights).
 
     ``low_memory`` (binary models only) uses L1 BatchNorm and bit-saving blocks in training.
@@ -201,10 +202,23 @@ def build(name: str, float_baseline: bool = False, low_memory: bool = False, act
     if low_memory and (info.family != "binary" or float_baseline):
         raise BnnccError(f"--low-memory applies to binary models, not {name!r}"
                          f"{' (float baseline)' if float_baseline else ''}")
-    layers = make(_Spec(float_baseline, low_memory, act_bits))
+    layers = make(_Spec(float_baseline, low_memory, act_bits or info.act_bits))
     shape = (784,) if info.kind == "mlp" else (1, 28, 28)
     family = "float" if float_baseline else info.family
     net = QuantNet(name + ("-float" if float_baseline else ""), family, shape, layers)
     if low_memory:
         net.set_low_memory(True)
     return net
+
+
+def load_checkpoint(path: str) -> QuantNet:
+    """The model of a ``bnncc train`` checkpoint (``.pt``), in eval mode."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError) as e:
+        raise BnnccError(f"{path}: not a readable bnncc checkpoint ({e})") from None
+    net = build(ckpt["model"], low_memory=bool(ckpt.get("metrics", {}).get("low_memory", False)))
+    net.load_state_dict(ckpt["state_dict"])
+    return net.eval()
