@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "input_shape": list(model.input_shape)}, files["checkpoint"])
     files["metrics"].write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(f"{args.model} on {args.dataset}: test accuracy {100 * metrics['test_accuracy']:.2f} % after "
-          f"{metrics['epochs']} epochs in {metrics['wall_time_s']:.0f} s; wrote {files['onnx']}, "
+          f"{metrics['epochs']} epochs in {metrics['wall_time_s']:.1f} s; wrote {files['onnx']}, "
           f"{files['checkpoint'].name}, {files['metrics'].name}")
     return 0
 
