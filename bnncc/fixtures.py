@@ -165,6 +165,11 @@ class _Builder(_w.DialectWriter):
         super().mul(p, v)
         self.cal = (self.cal * _w_const(self, v)).astype(_F32)
 
+    def channel_scale(self, p: str) -> None:
+        """A random per-output-channel float Mul after a linear op (FLightNN-style; some negative)."""
+        c = self.channels()
+        self.mul(f"{p}/wscale", self.rng.uniform(0.5, 2.0, c) * self.rng.choice([-1.0, 1.0], c))
+
     def add(self, p: str, v: np.ndarray | float) -> None:
         super().add(p, v)
         self.cal = (self.cal + _w_const(self, v)).astype(_F32)
@@ -414,8 +419,7 @@ def int_mlp(
         p = f"fc{i}"
         b.matmul(p, _int_w(b.rng, (sizes[i], sizes[i + 1]), wlo, whi))
         if channel_scale:
-            c = sizes[i + 1]
-            b.mul(f"{p}/wscale", b.rng.uniform(0.5, 2.0, c) * b.rng.choice([-1.0, 1.0], c))
+            b.channel_scale(p)
         if i == n_layers - 1:
             b.tail_random("tail")
             break
@@ -463,8 +467,7 @@ def pow2_mlp(
         p = f"fc{i}"
         b.matmul(p, _pow2_w(b.rng, (sizes[i], sizes[i + 1]), k, (lo, hi)))
         if channel_scale:
-            c = sizes[i + 1]
-            b.mul(f"{p}/wscale", b.rng.uniform(0.5, 2.0, c) * b.rng.choice([-1.0, 1.0], c))
+            b.channel_scale(p)
         if i == n_layers - 1:
             b.tail_random("tail")
             break

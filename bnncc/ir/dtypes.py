@@ -68,7 +68,3 @@ def int_type(lo: int, hi: int) -> DataType:
     bits = max((-lo - 1).bit_length(), max(hi, 0).bit_length()) + 1
     return DataType(f"int{bits}", lo, hi)
 
-
-def acc_type(lo: int, hi: int) -> DataType:
-    """Accumulator type; names the width but keeps the reachable range for threshold search."""
-    return int_type(lo, hi)

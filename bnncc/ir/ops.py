@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnncc.ir.dtypes import FLOAT32, DataType, acc_type, int_type
+from bnncc.ir.dtypes import FLOAT32, DataType, int_type
 from bnncc.ir.float_ops import FloatNode, make_quantizer, run_node
 from bnncc.ir.graph import TensorType
 
@@ -142,7 +142,7 @@ class MatMul:
 
     def infer(self, t: TensorType) -> TensorType:
         lo, hi = self.acc_range(t)
-        return TensorType(t.shape[:-1] + (self.weights.shape[1],), acc_type(lo.min(), hi.max()))
+        return TensorType(t.shape[:-1] + (self.weights.shape[1],), int_type(lo.min(), hi.max()))
 
     def execute(self, x: np.ndarray) -> np.ndarray:
         # float64 BLAS is exact here: every partial sum stays far below 2**53.
@@ -173,7 +173,7 @@ class XnorPopcount:
     host = False
 
     def infer(self, t: TensorType) -> TensorType:
-        return TensorType(t.shape[:-1] + (self.weights.shape[1],), acc_type(0, self.weights.shape[0]))
+        return TensorType(t.shape[:-1] + (self.weights.shape[1],), int_type(0, self.weights.shape[0]))
 
     @functools.cached_property
     def packed_weights(self) -> np.ndarray:
@@ -217,7 +217,7 @@ class Adder:
 
     def infer(self, t: TensorType) -> TensorType:
         lo, hi = self.acc_range(t)
-        return TensorType(t.shape[:-1] + (self.weights.shape[1],), acc_type(lo.min(), hi.max()))
+        return TensorType(t.shape[:-1] + (self.weights.shape[1],), int_type(lo.min(), hi.max()))
 
     def execute(self, x: np.ndarray) -> np.ndarray:
         flat = x.reshape(-1, x.shape[-1])

@@ -52,23 +52,10 @@ def bipolar(x: Tensor) -> Tensor:
     return _Bipolar.apply(x)
 
 
-class _BinaryWeight(torch.autograd.Function):
-    """Forward w >= 0 -> +1 else -1; backward g * 1[|w| <= 1] (latent weights live in [-1, 1])."""
-
-    @staticmethod
-    def forward(ctx, w: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(w)
-        return torch.where(w >= 0, 1.0, -1.0).to(w.dtype)
-
-    @staticmethod
-    def backward(ctx, g: Tensor) -> Tensor:  # type: ignore[override]
-        (w,) = ctx.saved_tensors
-        return g * (w.abs() <= 1).to(g.dtype)
-
-
 def binary_weight(w: Tensor) -> Tensor:
-    """±1 weights from latent weights (w = 0 gives +1), clipped straight-through gradient."""
-    return _BinaryWeight.apply(w)
+    """±1 weights from latent weights (w = 0 gives +1), clipped straight-through gradient: the same
+    function as the bipolar activation (latent weights live in [-1, 1])."""
+    return _Bipolar.apply(w)
 
 
 def _int_codes(x: Tensor, scale: Tensor, qmin: int, qmax: int) -> Tensor:
