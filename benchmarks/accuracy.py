@@ -45,7 +45,7 @@ def run_one(dataset: str, model: str, variant: str, epochs: int, max_minutes: fl
     torch.manual_seed(seed)
     net = zoo.build(model, float_baseline=variant == "float", low_memory=variant == "lowmem")
     cfg = TrainConfig(epochs=epochs, seed=seed, threads=1, max_seconds=max_minutes * 60)
-    metrics = train(net, data, cfg, progress=False)
+    metrics = train(net, data, cfg, desc=f"{dataset} {model} {variant}")
     metrics.update({"dataset": dataset, "zoo_model": model, "variant": variant, "epochs_planned": epochs,
                     "description": zoo.MODELS[model][0].description, "finished": time.strftime("%Y-%m-%d %H:%M")})
     path = OUT / dataset / f"{model}-{variant}.json"
