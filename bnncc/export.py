@@ -28,7 +28,7 @@ from torch import nn
 from bnncc.errors import BnnccError
 from bnncc.nn import layers as L
 from bnncc.nn.net import QuantNet, leaves
-from bnncc.onnx_writer import DialectWriter
+from bnncc.onnx_writer import DialectWriter, IntQuantSpec
 
 __all__ = ["export", "is_exact", "onnxruntime_outputs"]
 
@@ -62,17 +62,32 @@ class _Exactness:
     def quantizer(self, scale: float, qmin: int, qmax: int) -> None:
         self.scale, self.max_code = scale, max(abs(qmin), abs(qmax))
 
-    def linear(self, name: str, w_rows_in: np.ndarray) -> None:
-        """``w_rows_in``: weights [fan-in, outputs] (a conv's flattened to (cin*k*k, cout))."""
+    def _pow2_input(self, name: str) -> bool:
+        """Float32 sums of the layer's inputs are exact only on a power-of-two grid."""
         if self.scale is None or not math.log2(self.scale).is_integer():
             self.exact = False
             self.notes.append(f"{name}: input scale {self.scale} is not a power of two")
+            return False
+        return True
+
+    def linear(self, name: str, w_rows_in: np.ndarray) -> None:
+        """``w_rows_in``: weights [fan-in, outputs] (a conv's flattened to (cin*k*k, cout))."""
+        if not self._pow2_input(name):
             return
         unit = _weight_unit(w_rows_in)
         worst = float(np.max(np.abs(w_rows_in).sum(axis=0) / unit)) * self.max_code
         if worst >= _EXACT_LIMIT:
             self.exact = False
             self.notes.append(f"{name}: partial sums up to {worst:.3g} units of 2**{int(math.log2(unit))}")
+
+    def adder(self, name: str, fan_in: int, act: IntQuantSpec) -> None:
+        """An adder layer sums ``fan_in`` terms |x - w| of at most qmax - qmin units of its grid."""
+        if not self._pow2_input(name):
+            return
+        worst = fan_in * (act.qmax - act.qmin)
+        if worst >= _EXACT_LIMIT:
+            self.exact = False
+            self.notes.append(f"{name}: adder sums up to {worst} units of its input scale")
 
 
 def _layer_name(i: int, m: nn.Module) -> str:
@@ -107,10 +122,15 @@ def build_onnx(model: QuantNet, in_shape: tuple[int, ...]) -> onnx.ModelProto:
                     w.mul(f"{p}/alpha", _np(m.scale()))
             elif isinstance(m, L.AdderLinear):
                 wt = _np(m.quantized())
-                mw = wt.shape[0] * (m.act.qmax - m.act.qmin)
-                if mw >= _EXACT_LIMIT:
-                    ex.exact = False
+                ex.adder(p, wt.shape[0], m.act)
                 w.adder(p, wt)
+            elif isinstance(m, L.AdderConv2d):
+                # Stored [C*k*k, O], rows ordered (c, i, j) as F.unfold lays out a patch: that is
+                # W [O, C, k, k] flattened per output channel.
+                k = m.kernel_size
+                wt = _np(m.quantized()).T.reshape(m.out_channels, m.in_channels, k, k)
+                ex.adder(p, m.in_channels * k * k, m.act)
+                w.adder_conv(p, wt)
             elif isinstance(m, L.BatchNorm):
                 a, b = m.folded()
                 w.mul(p, _np(a))
@@ -126,9 +146,6 @@ def build_onnx(model: QuantNet, in_shape: tuple[int, ...]) -> onnx.ModelProto:
                 w.flatten(p)
             elif isinstance(m, nn.Identity | nn.Dropout):
                 continue
-            elif isinstance(m, L.AdderConv2d):
-                raise BnnccError(f"{where}: the dialect has no adder convolution (only bnncc.AdderMatMul); "
-                                 "use AdderLinear layers")
             elif isinstance(m, nn.Linear | nn.Conv2d):
                 raise BnnccError(f"{where}: float weights have no hardware form in the dialect "
                                  "(a float baseline is not exportable)")

@@ -23,6 +23,7 @@ from onnx import numpy_helper
 
 from bnncc import onnx_writer as _w
 from bnncc.onnx_writer import (  # re-exported: the fixtures' public names predate the shared writer
+    ADDER_CONV_OP,
     ADDER_DOMAIN,
     ADDER_OP,
     BN_EPS,
@@ -33,6 +34,7 @@ from bnncc.onnx_writer import (  # re-exported: the fixtures' public names preda
 )
 
 __all__ = [
+    "ADDER_CONV_OP",
     "ADDER_DOMAIN",
     "ADDER_OP",
     "IR_VERSION",
@@ -51,6 +53,7 @@ __all__ = [
     "pow2_mlp",
     "random_inputs",
     "save",
+    "shiftadd_cnn",
     "shiftadd_mlp",
     "with_hostile_names",
 ]
@@ -150,6 +153,15 @@ class _Builder(_w.DialectWriter):
         w = np.asarray(w, dtype=_F32)
         super().adder(p, w)
         self.cal = -np.abs(self.cal[:, :, None] - w[None]).sum(axis=1, dtype=_F32)
+
+    def adder_conv(self, p: str, w: np.ndarray, stride: int = 1) -> None:
+        assert stride == 1, "the calibration handles stride 1 only"
+        w = np.asarray(w, dtype=_F32)
+        super().adder_conv(p, w)
+        k = int(w.shape[-1])
+        win = np.lib.stride_tricks.sliding_window_view(self.cal, (k, k), axis=(2, 3))  # N C Ho Wo k k
+        # One output channel at a time: the full broadcast would be Cout times the patches.
+        self.cal = np.stack([-np.abs(win - wo[:, None, None]).sum(axis=(1, 4, 5), dtype=_F32) for wo in w], axis=1)
 
     def maxpool(self, p: str, k: int = 2) -> None:
         super().maxpool(p, k)
@@ -528,6 +540,58 @@ def shiftadd_mlp(
     return b.finish(f"shiftadd_mlp(sizes={tuple(sizes)}, seed={seed}, act_bits={act_bits})")
 
 
+def shiftadd_cnn(
+    in_shape: Sequence[int] = (1, 10, 10),
+    channels: Sequence[int] = (6, 8),
+    fc: Sequence[int] = (10,),
+    seed: int = 0,
+    act_bits: int = 4,
+) -> onnx.ModelProto:
+    """A ShiftAddNet CNN with adder convolutions. ``channels`` lists pairs of 3x3 convs, no padding:
+    a shift conv (power-of-two Conv, k=1) -> BN -> signed ``act_bits`` quantizer (scale 1/4), then an
+    adder conv (``bnncc.AdderConv``, weights = 1/4 * integer codes of that quantizer) -> BN ->
+    unsigned quantizer (scale 1/2) -> MaxPool2. Then Flatten, shift FCs (BN -> unsigned quantizer
+    between them) and Mul/Add logits.
+
+    The input codes are unsigned ``act_bits`` with scale 2**-act_bits, so every scale is a power of
+    two and float32 computes every accumulator exactly: onnxruntime equals the integer meaning bit
+    for bit (inputs in [0, 1 - 2**-act_bits]).
+    """
+    if not channels or len(channels) % 2:
+        raise ValueError(f"channels must list (shift, adder) pairs, got {list(channels)}")
+    slo, shi = int_range(act_bits, True, False)
+    ulo, uhi = int_range(act_bits, False, False)
+    in_spec = IntQuantSpec(2.0**-act_bits, ulo, uhi)
+    signed, unsigned = IntQuantSpec(0.25, slo, shi), IntQuantSpec(0.5, ulo, uhi)
+    b = _Builder("shiftadd_cnn", in_shape, seed, in_spec, calib=65)
+    b.quant("input_quant", in_spec)
+    for i in range(0, len(channels), 2):
+        if min(b.shape[1:]) < 6:  # two unpadded 3x3 convs and a 2x2 pool
+            raise ValueError(f"in_shape {tuple(in_shape)} is too small for {len(channels) // 2} conv pairs")
+        p = f"shift{i}"
+        b.conv(p, _pow2_w(b.rng, (int(channels[i]), b.channels(), 3, 3), 1, (-3, 0)))
+        b.bn_random(p, 0.0, 0.6 * shi * signed.scale)  # signed: the adder sees both signs
+        b.int_quant(f"{p}/act", signed)
+        p = f"adder{i + 1}"
+        codes = _int_w(b.rng, (int(channels[i + 1]), b.channels(), 3, 3), slo, shi)
+        b.adder_conv(p, (codes * _F32(signed.scale)).astype(_F32))
+        b.bn_random(p, 0.4 * uhi * unsigned.scale, 0.5 * uhi * unsigned.scale)
+        b.int_quant(f"{p}/act", unsigned)
+        b.maxpool(f"pool{i + 1}")
+    b.flatten("flatten")
+    fc = _check_sizes([int(b.cal.shape[1]), *fc])
+    for i in range(len(fc) - 1):
+        p = f"fc{i}"
+        b.matmul(p, _pow2_w(b.rng, (fc[i], fc[i + 1]), 1, (-3, 0)))
+        if i == len(fc) - 2:
+            b.tail_random("tail")
+        else:
+            b.bn_random(p, 0.4 * uhi * unsigned.scale, 0.5 * uhi * unsigned.scale)
+            b.int_quant(f"{p}/act", unsigned)
+    return b.finish(f"shiftadd_cnn(in_shape={tuple(in_shape)}, channels={tuple(channels)}, fc={tuple(fc[1:])}, "
+                    f"seed={seed}, act_bits={act_bits})")
+
+
 # --------------------------------------------------------------------------------------------------
 # Inputs, renaming, saving
 # --------------------------------------------------------------------------------------------------
@@ -573,8 +637,8 @@ _HOSTILE = "../*/\"'$[{}]\n"
 def with_hostile_names(model: onnx.ModelProto, rename_input: bool = False) -> onnx.ModelProto:
     """A copy with every node and tensor renamed to strings with ``../ */ " ' $ [ { }`` and a newline.
 
-    Graph input names are kept unless ``rename_input``. Names inside the AdderMatMul function body
-    are renamed too; the function's own name is not (the frontend recognizes it by name).
+    Graph input names are kept unless ``rename_input``. Names inside the adder function bodies are
+    renamed too; the functions' own names are not (the frontend recognizes them by name).
     """
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -620,9 +684,10 @@ def with_hostile_names(model: onnx.ModelProto, rename_input: bool = False) -> on
 
 
 def for_qonnx(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy that qonnx's executor runs: batch dim fixed to 1 and AdderMatMul inlined.
+    """A copy that qonnx's executor runs: batch dim fixed to 1, the adder functions inlined, and every
+    tensor's shape in value_info.
 
-    qonnx executes node by node in single-node models, which lose the model-local function, and it
+    qonnx executes node by node in single-node models, which lose the model-local functions, and it
     rejects the symbolic batch dim. onnxruntime needs neither change.
     """
     import onnx.inliner  # only here: the inliner pulls in more of onnx than the builders need
@@ -631,7 +696,37 @@ def for_qonnx(model: onnx.ModelProto) -> onnx.ModelProto:
     del m.graph.value_info[:]
     for vi in (*m.graph.input, *m.graph.output):
         vi.type.tensor_type.shape.dim[0].dim_value = 1
-    return onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+    return _traced_shapes(onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True))
+
+
+def _traced_shapes(m: onnx.ModelProto) -> onnx.ModelProto:
+    """Shapes that inference cannot derive, from one onnxruntime run on a zero input: the inlined
+    ``AdderConv`` body computes its identity kernel's shape at run time (qonnx allocates every
+    tensor from value_info)."""
+    def known(vi: onnx.ValueInfoProto) -> bool:
+        t = vi.type.tensor_type
+        return t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim)
+
+    have = {vi.name for vi in (*m.graph.input, *m.graph.output, *m.graph.value_info) if known(vi)}
+    missing = [o for n in m.graph.node for o in n.output if o and o not in have]
+    if not missing:
+        return m
+    import onnxruntime as ort  # only here, as the inliner
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(m)
+    probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(o) for o in missing)
+    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    inp = m.graph.input[0]
+    x = np.zeros([d.dim_value for d in inp.type.tensor_type.shape.dim], dtype=_F32)
+    values = sess.run(missing, {inp.name: x})
+    keep = [vi for vi in m.graph.value_info if vi.name not in set(missing)]
+    del m.graph.value_info[:]
+    m.graph.value_info.extend(keep)
+    m.graph.value_info.extend(
+        onnx.helper.make_tensor_value_info(o, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+        for o, v in zip(missing, values, strict=True))
+    return m
 
 
 def save(model: onnx.ModelProto, path: str | Path) -> Path:
@@ -654,4 +749,5 @@ SMALL_BUILDERS: dict[str, Callable[[int], onnx.ModelProto]] = {
     "pow2_mlp_k1": lambda seed: pow2_mlp(k=1, seed=seed),
     "pow2_mlp_k2_signed": lambda seed: pow2_mlp(k=2, seed=seed, signed_act=True, channel_scale=True),
     "shiftadd_mlp": lambda seed: shiftadd_mlp(seed=seed),
+    "shiftadd_cnn": lambda seed: shiftadd_cnn(seed=seed),
 }

@@ -2,9 +2,9 @@
 
 Both producers of dialect models use it: ``bnncc.fixtures`` (random calibrated test models) and
 ``bnncc.export`` (trained torch models). Keeping a single writer means the op patterns, constant
-shapes, opsets and the ``AdderMatMul`` function body cannot drift apart between what the tests
-build and what users export. The writer only emits nodes; it computes nothing (the fixtures add
-their numpy calibration on top, the exporter takes its values from torch).
+shapes, opsets and the adder function bodies (``AdderMatMul``, ``AdderConv``) cannot drift apart
+between what the tests build and what users export. The writer only emits nodes; it computes
+nothing (the fixtures add their numpy calibration on top, the exporter takes its values from torch).
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ OPSET = 13
 IR_VERSION = 8
 ADDER_DOMAIN = "bnncc"
 ADDER_OP = "AdderMatMul"
+ADDER_CONV_OP = "AdderConv"
 BATCH_DIM = "N"
 BN_EPS = 1e-5
 
 _F32 = np.float32
 
 __all__ = [
+    "ADDER_CONV_OP",
     "ADDER_DOMAIN",
     "ADDER_OP",
     "BATCH_DIM",
@@ -34,6 +36,7 @@ __all__ = [
     "OPSET",
     "DialectWriter",
     "IntQuantSpec",
+    "adder_conv_function",
     "adder_function",
     "fold_batchnorm",
 ]
@@ -57,32 +60,82 @@ def fold_batchnorm(gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: n
     return a, (b - m * a).astype(_F32)
 
 
-def adder_function() -> onnx.FunctionProto:
-    """The model-local ``bnncc.AdderMatMul(X [N, MW], W [MW, MH]) -> Y [N, MH]``, Y = -sum_i |X_i - W_ij|.
+def _int64_const(name: str, values: Sequence[int]) -> onnx.NodeProto:
+    """A Constant node holding int64 ``values`` (a function has no initializers)."""
+    return helper.make_node("Constant", [], [name], name=name,
+                            value=helper.make_tensor(f"{name}_value", TensorProto.INT64, [len(values)], list(values)))
 
-    Opset 13 takes Unsqueeze/ReduceSum axes as inputs, so the body carries them as Constant nodes
-    (a function has no initializers).
-    """
-    nodes = [
-        helper.make_node(
-            "Constant", [], ["axes_u"], name="axes_u",
-            value=helper.make_tensor("axes_u_value", TensorProto.INT64, [1], [2]),
-        ),
-        helper.make_node("Unsqueeze", ["X", "axes_u"], ["Xu"], name="unsqueeze"),
-        helper.make_node("Sub", ["Xu", "W"], ["D"], name="sub"),
+
+def _neg_abs_diff_sum(x: str, w: str, x_axis: int, sum_axis: int) -> list[onnx.NodeProto]:
+    """The adder core shared by both functions: Y = Neg(ReduceSum(Abs(Sub(Unsqueeze(x, x_axis), w)),
+    sum_axis)). Opset 13 takes Unsqueeze/ReduceSum axes as inputs, hence the Constant nodes."""
+    return [
+        _int64_const("axes_u", [x_axis]),
+        helper.make_node("Unsqueeze", [x, "axes_u"], ["Xu"], name="unsqueeze"),
+        helper.make_node("Sub", ["Xu", w], ["D"], name="sub"),
         helper.make_node("Abs", ["D"], ["A"], name="abs"),
-        helper.make_node(
-            "Constant", [], ["axes_r"], name="axes_r",
-            value=helper.make_tensor("axes_r_value", TensorProto.INT64, [1], [1]),
-        ),
+        _int64_const("axes_r", [sum_axis]),
         helper.make_node("ReduceSum", ["A", "axes_r"], ["S"], name="reduce_sum", keepdims=0),
         helper.make_node("Neg", ["S"], ["Y"], name="neg"),
     ]
+
+
+def adder_function() -> onnx.FunctionProto:
+    """The model-local ``bnncc.AdderMatMul(X [N, MW], W [MW, MH]) -> Y [N, MH]``, Y = -sum_i |X_i - W_ij|:
+    X [N, MW, 1] - W [MW, MH], summed over axis 1."""
     return helper.make_function(
-        ADDER_DOMAIN, ADDER_OP, ["X", "W"], ["Y"], nodes,
+        ADDER_DOMAIN, ADDER_OP, ["X", "W"], ["Y"], _neg_abs_diff_sum("X", "W", 2, 1),
         opset_imports=[helper.make_opsetid("", OPSET)],
         doc_string="AdderNet layer: Y[n, j] = -sum_i |X[n, i] - W[i, j]|",
     )
+
+
+def _identity_kernel() -> list[onnx.NodeProto]:
+    """E [C*kh*kw, C, kh, kw], E[(c, i, j), c, i, j] = 1, built from Shape(W) at run time so one body
+    serves every C and k: Conv(X, E) then yields the patches, row (c, i, j) = X[c, y + i, x + j]
+    (exact in float32: each output is one product x * 1 plus zeros)."""
+    return [
+        helper.make_node("Shape", ["W"], ["w_shape"], name="w_shape"),
+        _int64_const("from_c", [1]),
+        _int64_const("to_end", [4]),
+        helper.make_node("Slice", ["w_shape", "from_c", "to_end"], ["patch_shape"], name="patch_shape"),
+        helper.make_node("ReduceProd", ["patch_shape"], ["fan_in"], name="fan_in", keepdims=1),
+        helper.make_node("Concat", ["fan_in", "fan_in"], ["eye_shape"], name="eye_shape", axis=0),
+        helper.make_node("ConstantOfShape", ["eye_shape"], ["zeros"], name="zeros",
+                         value=helper.make_tensor("zeros_value", TensorProto.FLOAT, [1], [0.0])),
+        helper.make_node("EyeLike", ["zeros"], ["eye"], name="eye"),
+        helper.make_node("Concat", ["fan_in", "patch_shape"], ["kernel_shape"], name="kernel_shape", axis=0),
+        helper.make_node("Reshape", ["eye", "kernel_shape"], ["E"], name="identity_kernel"),
+    ]
+
+
+def adder_conv_function() -> onnx.FunctionProto:
+    """The model-local ``bnncc.AdderConv(X [N, C, H, W], W [O, C, k, k]) -> Y [N, O, H', W']``,
+    Y[n, o, y, x] = -sum_{c,i,j} |X[n, c, s*y + i, s*x + j] - W[o, c, i, j]|, no padding.
+
+    Patches P = Conv(X, E) [N, C*k*k, H', W'] with the identity kernel E; then the adder core on
+    P [N, 1, C*k*k, H', W'] - W reshaped [O, C*k*k, 1, 1], summed over axis 2. The optional ``strides``
+    attribute (default [1, 1]) is passed to that Conv by attribute reference.
+    """
+    patches = helper.make_node("Conv", ["X", "E"], ["P"], name="patches")
+    patches.attribute.append(helper.make_attribute_ref("strides", onnx.AttributeProto.INTS))
+    nodes = [
+        *_identity_kernel(),
+        patches,
+        _int64_const("w_rows", [0, -1, 1, 1]),  # [O, C*k*k, 1, 1]: 0 copies O
+        helper.make_node("Reshape", ["W", "w_rows"], ["Wr"], name="w_rows_reshape"),
+        *_neg_abs_diff_sum("P", "Wr", 1, 2),
+    ]
+    return helper.make_function(
+        ADDER_DOMAIN, ADDER_CONV_OP, ["X", "W"], ["Y"], nodes,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        attributes=["strides"],
+        doc_string="AdderNet convolution: Y[n, o, y, x] = -sum_{c,i,j} |X[n, c, s*y + i, s*x + j] - W[o, c, i, j]|",
+    )
+
+
+# The model-local functions, by op name: a model carries exactly those it uses.
+FUNCTIONS = {ADDER_OP: adder_function, ADDER_CONV_OP: adder_conv_function}
 
 
 class DialectWriter:
@@ -99,7 +152,8 @@ class DialectWriter:
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.init_names: set[str] = set()
-        self.uses_adder = False
+        self.functions: set[str] = set()  # the bnncc functions the model calls
+        self.value_info: list[onnx.ValueInfoProto] = []
         self.x = "x"
         self._consts: dict[str, str] = {}
 
@@ -172,9 +226,22 @@ class DialectWriter:
     def adder(self, p: str, w: np.ndarray) -> None:
         """``bnncc.AdderMatMul(x, W)``, W [inputs, outputs] on the input's activation grid."""
         w = np.asarray(w, dtype=_F32)
-        self.uses_adder = True
+        self.functions.add(ADDER_OP)
         self.x = self.node(ADDER_OP, [self.x, self.init(f"{p}/W", w)], f"{p}/adder", domain=ADDER_DOMAIN)
         self.shape = (int(w.shape[1]),)
+
+    def adder_conv(self, p: str, w: np.ndarray, stride: int = 1) -> None:
+        """``bnncc.AdderConv(x, W)``, W [Cout, Cin, k, k] on the input's activation grid, no padding."""
+        w = np.asarray(w, dtype=_F32)
+        k = int(w.shape[-1])
+        self.functions.add(ADDER_CONV_OP)
+        self.x = self.node(ADDER_CONV_OP, [self.x, self.init(f"{p}/W", w)], f"{p}/adder_conv",
+                           domain=ADDER_DOMAIN, strides=[stride, stride])
+        _, h, wd = self.shape
+        self.shape = (int(w.shape[0]), (h - k) // stride + 1, (wd - k) // stride + 1)
+        # Shape inference cannot see through the body (its kernel's shape is computed at run time),
+        # so the output shape is declared here; inference carries it on to the following ops.
+        self.value_info.append(helper.make_tensor_value_info(self.x, TensorProto.FLOAT, [BATCH_DIM, *self.shape]))
 
     def maxpool(self, p: str, k: int = 2) -> None:
         self.x = self.node("MaxPool", [self.x], f"{p}/maxpool", kernel_shape=[k, k], strides=[k, k])
@@ -222,12 +289,12 @@ class DialectWriter:
             [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [BATCH_DIM, self.channels()])],
             initializer=self.inits,
             doc_string=doc,
+            value_info=self.value_info,
         )
         opsets = [helper.make_opsetid("", OPSET)]
-        functions = []
-        if self.uses_adder:
+        functions = [FUNCTIONS[op]() for op in sorted(self.functions)]
+        if functions:
             opsets.append(helper.make_opsetid(ADDER_DOMAIN, 1))
-            functions.append(adder_function())
         model = helper.make_model(graph, opset_imports=opsets, functions=functions,
                                   producer_name=producer, ir_version=IR_VERSION)
         model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)

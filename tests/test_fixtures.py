@@ -7,6 +7,7 @@ import importlib.util
 import itertools
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from bnncc import fixtures as F
 ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (builder, weight-grid kind). Kinds: "binary" (+-1), "int:lo:hi", "pow2:k:emin:emax",
-# "shiftadd" (shift layers pow2 k=1 in [-3, 0], adder layers on the activation grid).
+# "shiftadd" (shift layers pow2 k=1 in [-3, 0], adder layers and convs on the activation grid).
 CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
     "binary_mlp": (lambda: F.binary_mlp(), "binary"),
     "binary_mlp_in8": (lambda: F.binary_mlp(input_bits=8, seed=3), "binary"),
@@ -38,7 +39,10 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
     "pow2_mlp_k2_signed": (lambda: F.pow2_mlp(k=2, signed_act=True, channel_scale=True, seed=2), "pow2:2:-4:0"),
     "shiftadd_mlp": (lambda: F.shiftadd_mlp(), "shiftadd"),
     "shiftadd_mlp_long": (lambda: F.shiftadd_mlp((32, 24, 24, 24, 24, 10), seed=1, act_bits=3), "shiftadd"),
+    "shiftadd_cnn": (lambda: F.shiftadd_cnn(), "shiftadd"),
+    "shiftadd_cnn_deep": (lambda: F.shiftadd_cnn((2, 16, 16), (4, 6, 6, 8), (12, 10), seed=2, act_bits=3), "shiftadd"),
 }
+ADDER_OPS = (F.ADDER_OP, F.ADDER_CONV_OP)
 
 _cache: dict[str, onnx.ModelProto] = {}
 
@@ -80,7 +84,8 @@ def test_valid_onnx_in_our_envelope(name: str) -> None:
     assert m.ir_version == 8
     opsets = {o.domain: o.version for o in m.opset_import}
     assert opsets[""] == 13
-    assert (F.ADDER_DOMAIN in opsets) == any(n.op_type == F.ADDER_OP for n in m.graph.node)
+    assert (F.ADDER_DOMAIN in opsets) == any(n.op_type in ADDER_OPS for n in m.graph.node)
+    assert sorted(f.name for f in m.functions) == sorted({n.op_type for n in m.graph.node} & set(ADDER_OPS))
     (inp,), (out,) = m.graph.input, m.graph.output
     assert inp.type.tensor_type.shape.dim[0].dim_param == "N"
     assert out.type.tensor_type.shape.dim[0].dim_param == "N"
@@ -160,12 +165,12 @@ def test_weights_on_their_grid(name: str) -> None:
     m = model_of(name)
     kind = CASES[name][1]
     c = inits(m)
-    linear = [n for n in m.graph.node if n.op_type in ("MatMul", "Conv", F.ADDER_OP)]
+    linear = [n for n in m.graph.node if n.op_type in ("MatMul", "Conv", *ADDER_OPS)]
     assert linear
     for n in linear:
         w = c[n.input[1]].astype(np.float64)
         if kind == "binary":
-            assert n.op_type != F.ADDER_OP and np.all(np.abs(w) == 1)
+            assert n.op_type not in ADDER_OPS and np.all(np.abs(w) == 1)
         elif kind.startswith("int:"):
             lo, hi = (int(v) for v in kind.split(":")[1:])
             assert np.all(w == np.round(w)) and w.min() >= lo and w.max() <= hi
@@ -173,7 +178,7 @@ def test_weights_on_their_grid(name: str) -> None:
             k, emin, emax = (int(v) for v in kind.split(":")[1:])
             assert np.isin(w, sorted(_pow2_values(k, emin, emax))).all()
             assert (w == 0).any()  # zero weights are legal and occur
-        elif n.op_type == F.ADDER_OP:  # shiftadd: weights = s * codes of the quantizer feeding X
+        elif n.op_type in ADDER_OPS:  # shiftadd: weights = s * codes of the quantizer feeding X
             s, qmin, qmax = _quantizer_feeding(m, n.input[0])
             codes = w / s
             assert np.allclose(codes, np.round(codes), atol=1e-6)
@@ -229,7 +234,7 @@ def test_input_quantizer_is_read_from_the_graph() -> None:
     assert F.int_range(8, True, False) == (-128, 127) and F.int_range(3, False, True) == (0, 6)
 
 
-@pytest.mark.parametrize("name", ["binary_cnn", "int_mlp_ternary", "shiftadd_mlp"])
+@pytest.mark.parametrize("name", ["binary_cnn", "int_mlp_ternary", "shiftadd_mlp", "shiftadd_cnn"])
 @pytest.mark.parametrize("rename_input", [False, True])
 def test_hostile_names(name: str, rename_input: bool) -> None:
     m = model_of(name)
@@ -306,15 +311,19 @@ def test_finn_topologies(builder: Callable[[int], onnx.ModelProto]) -> None:
     np.testing.assert_allclose(run(m, x[:1])[0], y[0], rtol=1e-5, atol=1e-5)
 
 
-def test_for_qonnx_runs_in_qonnx() -> None:
+@pytest.mark.parametrize("name", ["shiftadd_mlp", "shiftadd_cnn"])
+def test_for_qonnx_runs_in_qonnx(name: str) -> None:
     pytest.importorskip("qonnx")
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    m = F.with_hostile_names(model_of("shiftadd_mlp"), rename_input=True)
+    m = F.with_hostile_names(model_of(name), rename_input=True)
     q = F.for_qonnx(m)
+    assert not q.functions and all(n.domain == "" for n in q.graph.node)
     x = F.random_inputs(m, 1, seed=5)
-    out = execute_onnx(ModelWrapper(q), {q.graph.input[0].name: x})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # qonnx warns when a tensor's shape is missing from value_info
+        out = execute_onnx(ModelWrapper(q), {q.graph.input[0].name: x})
     np.testing.assert_array_equal(out[q.graph.output[0].name], run(m, x))
 
 

@@ -88,11 +88,12 @@ def _models(tmp_path: Path) -> dict[str, str]:
     brevitas_cnn(brevitas, seed=1)
     return {"brevitas_cnn": brevitas, "binary_cnn_in8": _save(tmp_path, fixtures.binary_cnn(seed=2, input_bits=8)),
             "pow2_k2": _save(tmp_path, fixtures.pow2_mlp(k=2, seed=2), "pow2"),
-            "shiftadd": _save(tmp_path, fixtures.shiftadd_mlp(seed=2), "shiftadd")}
+            "shiftadd": _save(tmp_path, fixtures.shiftadd_mlp(seed=2), "shiftadd"),
+            "shiftadd_cnn": _save(tmp_path, fixtures.shiftadd_cnn(seed=2), "shiftadd_cnn")}
 
 
 @pytest.mark.parametrize("mode", ["folded", "parallel", "random"])
-@pytest.mark.parametrize("name", ["brevitas_cnn", "binary_cnn_in8", "pow2_k2", "shiftadd"])
+@pytest.mark.parametrize("name", ["brevitas_cnn", "binary_cnn_in8", "pow2_k2", "shiftadd", "shiftadd_cnn"])
 def test_csim_bit_exact_under_three_foldings(tmp_path, name, mode):
     path = _models(tmp_path)[name]
     report, code = _compile(path, tmp_path, csim=True, vectors=24, folding=_folding(path, mode, tmp_path, seed=11))

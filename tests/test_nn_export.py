@@ -1,5 +1,6 @@
 """torch (eval) ⇄ onnxruntime ⇄ bnncc executor for every zoo model, random weights, with exact-zero
-pre-activations; `bnncc inspect` accepts every export; export refuses what the dialect cannot say."""
+pre-activations, and a CNN with an adder convolution; `bnncc inspect` accepts every export; export refuses
+what the dialect cannot say."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from torch import nn
 
 from bnncc import cli
 from bnncc.errors import BnnccError
 from bnncc.export import export, is_exact, onnxruntime_outputs
 from bnncc.frontend import load
+from bnncc.ir import ops
 from bnncc.ir.executor import run
 from bnncc.nn import layers as L
 from bnncc.nn import zoo
@@ -32,11 +35,14 @@ def _inputs(model: QuantNet, n: int, seed: int) -> torch.Tensor:
 
 
 def _calibrated(name: str, seed: int = 0) -> tuple[QuantNet, torch.Tensor]:
-    """A random model whose BatchNorms hold the statistics of a batch, and where one channel of every
+    torch.manual_seed(seed)
+    return _calibrate(zoo.build(name), seed)
+
+
+def _calibrate(model: QuantNet, seed: int) -> tuple[QuantNet, torch.Tensor]:
+    """The model with BatchNorms holding the statistics of a batch, and where one channel of every
     BN before a bipolar activation has beta = 0 and mean = an observed accumulator value, so the
     pre-activation is exactly 0 for some inputs (x >= 0 must give +1 everywhere)."""
-    torch.manual_seed(seed)
-    model = zoo.build(name)
     x = _inputs(model, 64, seed)
     model.train()
     with torch.no_grad():
@@ -143,13 +149,39 @@ def test_export_is_the_dialect(tmp_path):
         deterministic=True)
 
 
-def test_export_refuses_float_and_adder_conv(tmp_path):
+def test_export_refuses_float_layers(tmp_path):
     with pytest.raises(BnnccError, match="float weights have no hardware form"):
         export(zoo.build("tfc", float_baseline=True), torch.zeros(2, 784), tmp_path / "f.onnx")
-    spec = L.IntAct(4, True, 0.25).spec
-    net = QuantNet("a", "shiftadd", (1, 6, 6), [L.InputQuant(), L.AdderConv2d(1, 2, spec)])
-    with pytest.raises(BnnccError, match="no adder convolution"):
-        export(net, torch.zeros(2, 1, 6, 6), tmp_path / "a.onnx")
+
+
+def _adder_cnn() -> QuantNet:
+    """shift conv -> BN -> signed codes -> AdderConv2d -> BN -> unsigned codes -> pool -> shift FC. The
+    BatchNorms take a calibration batch's statistics whole (momentum 1), so the codes vary."""
+    sact = L.IntAct(4, True, 0.25)
+    return QuantNet("adder-cnn", "shiftadd", (1, 10, 10), [
+        L.InputQuant(), L.ShiftConv2d(1, 4), L.BatchNorm(4, momentum=1.0), sact, L.AdderConv2d(4, 6, sact.spec),
+        L.BatchNorm(6, momentum=1.0), L.IntAct(4, False, 0.25), nn.MaxPool2d(2), nn.Flatten(), L.ShiftLinear(54, 10),
+        L.BatchNorm(10, momentum=1.0)])
+
+
+def test_adder_conv_exports_and_agrees(tmp_path):
+    torch.manual_seed(3)
+    model, x = _calibrate(_adder_cnn(), seed=3)
+    path = tmp_path / "a.onnx"
+    proto = export(model, x[:8], path)  # checks torch == onnxruntime on its example
+    assert is_exact(proto), [p.value for p in proto.metadata_props]
+    assert "AdderConv" in [n.op_type for n in proto.graph.node]
+    assert [(f.domain, f.name) for f in proto.functions] == [("bnncc", "AdderConv")]
+    xt = _inputs(model, 40, seed=8)
+    with torch.no_grad():
+        want = model(xt).numpy()
+    got_ort = onnxruntime_outputs(path, xt.numpy())
+    graph = load(str(path))
+    np.testing.assert_array_equal(got_ort, want)
+    np.testing.assert_array_equal(run(graph, xt.numpy()).outputs[0], want)
+    assert np.unique(want.argmax(1)).size >= 4
+    adder = next(n.op for n in graph.nodes if isinstance(n.op, ops.Adder))
+    assert adder.weights.shape == (36, 6)  # rows: 3x3 window x 4 input channels
 
 
 def test_inexact_input_scale_is_flagged_and_checked_to_a_bound(tmp_path):

@@ -15,7 +15,7 @@ from bnncc.ir.graph import FloatGraph, Graph, quote
 # Domains whose custom ops we read: QONNX (current and Brevitas-era) and FINN.
 CUSTOM_DOMAINS = {"onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general", "finn"}
 STANDARD_DOMAINS = {"", "ai.onnx"}
-LOCAL_FUNCTIONS = {("bnncc", "AdderMatMul")}
+LOCAL_FUNCTIONS = {("bnncc", "AdderMatMul"), ("bnncc", "AdderConv")}
 UNSUPPORTED_YET = {
     "GlobalAveragePool": "global average pooling",
     "AveragePool": "average pooling",

@@ -155,13 +155,39 @@ def _argmax(ins, a):
     return [np.expand_dims(y, axis) if keep else y]
 
 
+ADDER_CHUNK = 1 << 22  # broadcast elements per chunk of an adder product (32 MB at 8 bytes each)
+
+
+def adder_product(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """-sum_i |x[r, i] - w[i, j]| for x [R, MW], w [MW, MH], in their dtype. Walks rows and columns
+    in chunks: the plain broadcast is [R, MW, MH], gigabytes for a convolution's R = N * H' * W'."""
+    mw, mh = w.shape
+    cols = max(1, min(mh, ADDER_CHUNK // max(1, mw)))
+    rows = max(1, ADDER_CHUNK // max(1, mw * cols))
+    out = np.empty((x.shape[0], mh), dtype=np.result_type(x, w))
+    for r in range(0, x.shape[0], rows):
+        for j in range(0, mh, cols):
+            out[r : r + rows, j : j + cols] = -np.abs(x[r : r + rows, :, None] - w[:, j : j + cols]).sum(axis=1)
+    return out
+
+
 def _adder(ins, a):
-    """AdderNet layer y = -sum_i |x_i - w_ij| (domain bnncc), chunked to bound memory."""
+    """AdderNet layer y = -sum_i |x_i - w_ij| (domain bnncc): float64 sums, rounded once to float32."""
     x, w = ins[0].astype(np.float64), ins[1].astype(np.float64)
-    out = np.empty(x.shape[:-1] + (w.shape[1],))
-    for j in range(0, w.shape[1], 64):
-        out[..., j : j + 64] = -np.abs(x[..., :, None] - w[:, j : j + 64]).sum(axis=-2)
-    return [out.astype(F32)]
+    y = adder_product(x.reshape(-1, x.shape[-1]), w)
+    return [y.reshape(x.shape[:-1] + (w.shape[1],)).astype(F32)]
+
+
+def _adder_conv(ins, a):
+    """AdderNet convolution (domain bnncc), no padding: the adder product of the patch matrix, its
+    columns ordered (c, i, j) as W [O, C, k, k] flattens per output channel, with W."""
+    x, w = ins[0].astype(np.float64), ins[1].astype(np.float64)
+    o, c, kh, kw = w.shape
+    v = _windows(x, (kh, kw), tuple(a.get("strides", [1, 1])), (0, 0, 0, 0), 0)  # N C OH OW kh kw
+    n, _, oh, ow = v.shape[:4]
+    patches = v.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    y = adder_product(patches, w.reshape(o, -1).T)
+    return [y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2).astype(F32)]
 
 
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -214,6 +240,7 @@ OPS: dict[str, Callable] = {
     "Conv": _conv,
     "MaxPool": _maxpool,
     "AdderMatMul": _adder,
+    "AdderConv": _adder_conv,
     "TopK": _topk,
     "ArgMax": _argmax,
     "Softmax": lambda ins, a: [_softmax(ins[0], a.get("axis", -1))],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnncc.ir.dtypes import FLOAT32, DataType, int_type
-from bnncc.ir.float_ops import FloatNode, make_quantizer, run_node
+from bnncc.ir.float_ops import FloatNode, adder_product, make_quantizer, run_node
 from bnncc.ir.graph import TensorType
 
 F32 = np.float32
@@ -220,11 +220,8 @@ class Adder:
         return TensorType(t.shape[:-1] + (self.weights.shape[1],), int_type(lo.min(), hi.max()))
 
     def execute(self, x: np.ndarray) -> np.ndarray:
-        flat = x.reshape(-1, x.shape[-1])
-        out = np.empty((flat.shape[0], self.weights.shape[1]), dtype=np.int64)
-        for j in range(0, out.shape[1], 32):  # chunks keep the broadcast temporary small
-            out[:, j : j + 32] = -np.abs(flat[:, :, None] - self.weights[None, :, j : j + 32]).sum(1)
-        return out.reshape(x.shape[:-1] + (-1,))
+        flat = x.reshape(-1, x.shape[-1]).astype(np.int64, copy=False)
+        return adder_product(flat, self.weights.astype(np.int64, copy=False)).reshape(x.shape[:-1] + (-1,))
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
         return _matrix_describe("adder", t_in, t_out, self.weights, self.grid)

@@ -492,8 +492,8 @@ class AdderLinear(_AdderMixin, nn.Module):
 
 class AdderConv2d(_AdderMixin, nn.Module):
     """Adder convolution y[n, o, p] = -sum_{c,i,j} |x[n, c, p + (i, j)] - W[o, c, i, j]| (im2col + the
-    chunked adder product). Torch only: the dialect has no adder convolution yet, so the exporter
-    refuses it; ShiftAdd CNNs in the zoo use adder layers in their fully connected part."""
+    chunked adder product), stride 1, no padding; exported as ``bnncc.AdderConv`` (W stored
+    [C*k*k, out], rows ordered (c, i, j) as ``F.unfold`` lays out a patch)."""
 
     def __init__(self, in_channels: int, out_channels: int, act: IntQuantSpec, kernel_size: int = 3,
                  eta: float = 0.1) -> None:

@@ -41,7 +41,7 @@ def test_qonnx_zoo_1w1a_on_200_mnist_images(tmp_path):
     assert report["verification"]["rtl_sim"]["vectors"] == 200
 
 
-@pytest.mark.parametrize("name", ["brevitas_cnn", "w2a2", "pow2", "shiftadd"])
+@pytest.mark.parametrize("name", ["brevitas_cnn", "w2a2", "pow2", "shiftadd", "shiftadd_cnn"])
 def test_networks(tmp_path, name):
     if name == "brevitas_cnn":
         path = str(tmp_path / "cnn.onnx")
@@ -49,6 +49,9 @@ def test_networks(tmp_path, name):
         kw = {"fps": 50_000}
     elif name == "w2a2":
         path, kw = f"{ZOO}/TFC_2W2A.onnx", {"fps": 500_000}
+    elif name == "shiftadd_cnn":  # sliding windows feeding an adder
+        path = str(fixtures.save(fixtures.shiftadd_cnn(seed=3), tmp_path / "shiftadd_cnn.onnx"))
+        kw = {"fps": 100_000}
     else:
         model = fixtures.pow2_mlp(k=2, seed=3) if name == "pow2" else fixtures.shiftadd_mlp(seed=3)
         path = str(tmp_path / f"{name}.onnx")

@@ -1,8 +1,9 @@
 """Lowering: the float ONNX-level chain -> IR (host head, integer layers, host tail).
 
 Walks the data path once. Before the first activation quantizer everything is the host head.
-Each linear op (MatMul/Gemm/Conv/AdderMatMul) on an integer tensor becomes an integer matrix op
-whose weights come from `weight_grid`; the float ops up to the next quantizer become integer
+Each linear op (MatMul/Gemm/Conv/AdderMatMul/AdderConv) on an integer tensor becomes an integer
+matrix op (after a SlidingWindow for the convolutions) whose weights come from `weight_grid` (an
+adder's: its input's value grid); the float ops up to the next quantizer become integer
 thresholds by `thresholds.extract` (evaluating those very float ops); what follows the last
 linear op is the host tail. Data movement is tracked as an index map from ONNX positions to our
 NHWC positions, so the first FC after a flatten gets its rows permuted instead of data moved.
@@ -22,7 +23,9 @@ from bnncc.ir.graph import FloatGraph, Graph, Node, TensorType, quote
 from bnncc.ir.passes import thresholds, weight_grid
 
 F32 = np.float32
-LINEAR = {"MatMul", "Gemm", "Conv", "AdderMatMul"}
+CONVS = {"Conv", "AdderConv"}  # a SlidingWindow, then the matrix op on its patches
+ADDERS = {"AdderMatMul", "AdderConv"}  # the matrix op is an Adder on the input's value grid
+LINEAR = {"MatMul", "Gemm"} | CONVS | ADDERS
 MOVES = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
 SCALAR_OPS = {"Mul", "Div", "Add", "Sub", "Neg", "Identity", "Dropout", "Cast"}
 CHANNEL_OPS = {"Mul", "Div", "Add", "Sub", "Neg", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Tanh",
@@ -197,27 +200,10 @@ class Lowering:
         n = chain[i]
         w = np.asarray(self.fg.consts[n.inputs[1]], dtype=np.float64)
         alpha, beta = self.values.affine(self.where(n))
-        dtype = self.values.dtype
         extra: list[FloatNode] = []  # a bias, as the Add the ONNX op performs after its matmul
         start = n.outputs[0]
-        if n.op == "Conv":
-            c, h, wd = self.to_nhwc(n)
-            if n.attrs.get("group", 1) != 1 or any(d != 1 for d in n.attrs.get("dilations", [1, 1])):
-                raise BnnccError(f"{self.where(n)}: grouped or dilated convolution is not supported")
-            co, ci, kh, kw = w.shape
-            stride = n.attrs.get("strides", [1, 1])
-            if kh != kw or stride[0] != stride[1]:
-                raise BnnccError(f"{self.where(n)}: only square kernels and strides are supported")
-            pads = tuple(int(p) for p in n.attrs.get("pads", [0, 0, 0, 0]))
-            pad_value = 0
-            if any(pads):
-                zero = -beta / alpha
-                if zero != round(zero) or not dtype.min <= zero <= dtype.max or dtype.is_bipolar:
-                    raise BnnccError(f"{self.where(n)}: zero padding of a {dtype} input: 0 is not one of its "
-                                     "values; pad with a value the model uses or remove the padding")
-                pad_value = int(zero)
-            self.emit(ops.SlidingWindow(int(kh), int(stride[0]), pads, pad_value), [n])
-            w = w.transpose(2, 3, 1, 0).reshape(kh * kw * ci, co)
+        if n.op in CONVS:
+            w = self.window(n, w, alpha, beta)
             if len(n.inputs) > 2 and n.inputs[2]:
                 extra.append(self.bias_node(n, self.fg.consts[n.inputs[2]].reshape(-1, 1, 1)))
         else:
@@ -237,13 +223,9 @@ class Lowering:
             start = f"{n.outputs[0]}#matmul"
             extra[0].inputs[0] = start
         where = self.where(n)
-        if n.op == "AdderMatMul":
-            wq = (w - beta) / alpha
-            if not np.allclose(wq, np.round(wq), atol=1e-4):
-                raise BnnccError(f"{where}: adder weights are not on the input's value grid")
-            wq = np.round(wq).astype(np.int64)
-            grid = ops.WeightGrid("int", int(wq.min()), int(wq.max()))
-            self.emit(ops.Adder(wq, grid), [n])
+        if n.op in ADDERS:
+            self.emit(self.adder(w, alpha, beta, where), [n])
+            # |x - w| = |alpha| * |xq - wq| for x = alpha * xq + beta and w = alpha * wq + beta.
             a, b = np.full(w.shape[1], abs(alpha)), np.zeros(w.shape[1])
         else:
             wq, scale, grid = weight_grid.detect(w, where)
@@ -259,6 +241,41 @@ class Lowering:
         post = extra + chain[i + 1: post_end]
         self.threshold(post, chain[post_end], a, b, lo, hi, start, len(out_shape) + 1)
         return post_end + 1
+
+    def window(self, n: FloatNode, w: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+        """Emit the SlidingWindow of a (adder) convolution; returns its weights W [Cout, Cin, k, k] as the
+        [k*k*Cin, Cout] matrix whose rows follow the window's order (kh, kw, ci)."""
+        self.to_nhwc(n)
+        if n.op == "AdderConv" and set(n.attrs) - {"strides"}:
+            raise BnnccError(f"{self.where(n)}: bnncc.AdderConv takes only a strides attribute, "
+                             f"not {sorted(set(n.attrs) - {'strides'})}")
+        if w.ndim != 4:
+            raise BnnccError(f"{self.where(n)}: weights of shape {list(w.shape)} are not [Cout, Cin, k, k]")
+        if n.attrs.get("group", 1) != 1 or any(d != 1 for d in n.attrs.get("dilations", [1, 1])):
+            raise BnnccError(f"{self.where(n)}: grouped or dilated convolution is not supported")
+        co, ci, kh, kw = w.shape
+        stride = n.attrs.get("strides", [1, 1])
+        if kh != kw or stride[0] != stride[1]:
+            raise BnnccError(f"{self.where(n)}: only square kernels and strides are supported")
+        pads = tuple(int(p) for p in n.attrs.get("pads", [0, 0, 0, 0]))
+        pad_value = 0
+        dtype = self.values.dtype
+        if any(pads):
+            zero = -beta / alpha
+            if zero != round(zero) or not dtype.min <= zero <= dtype.max or dtype.is_bipolar:
+                raise BnnccError(f"{self.where(n)}: zero padding of a {dtype} input: 0 is not one of its "
+                                 "values; pad with a value the model uses or remove the padding")
+            pad_value = int(zero)
+        self.emit(ops.SlidingWindow(int(kh), int(stride[0]), pads, pad_value), [n])
+        return w.transpose(2, 3, 1, 0).reshape(kh * kw * ci, co)
+
+    def adder(self, w: np.ndarray, alpha: float, beta: float, where: str) -> ops.Adder:
+        """The Adder of float weights that lie on the input's value grid (w = alpha * wq + beta)."""
+        wq = (w - beta) / alpha
+        if not np.allclose(wq, np.round(wq), atol=1e-4):
+            raise BnnccError(f"{where}: adder weights are not on the input's value grid")
+        wq = np.round(wq).astype(np.int64)
+        return ops.Adder(wq, ops.WeightGrid("int", int(wq.min()), int(wq.max())))
 
     @property
     def matrix_op(self):
