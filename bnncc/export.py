@@ -188,17 +188,18 @@ def export(model: nn.Module, example_input: torch.Tensor | np.ndarray, path: str
         x = x.reshape(x.shape[0], *in_shape)
     if tuple(x.shape[1:]) != in_shape:
         raise BnnccError(f"example input of shape {list(x.shape)} does not fit the model's input {list(in_shape)}")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")  # checked, then renamed: a failed export leaves nothing
     was_training = model.training
     model.eval()
     try:
         proto = build_onnx(model, in_shape)  # type: ignore[arg-type]
-        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(proto.SerializeToString(deterministic=True))
+        tmp.write_bytes(proto.SerializeToString(deterministic=True))
         if check:
             with torch.no_grad():
                 want = model(x).numpy()
-            got = onnxruntime_outputs(path, x.numpy())
+            got = onnxruntime_outputs(tmp, x.numpy())
             if is_exact(proto):
                 bad = int(np.sum(got != want))
                 if bad:
@@ -206,8 +207,10 @@ def export(model: nn.Module, example_input: torch.Tensor | np.ndarray, path: str
                                      "although the model is exact")
             elif not np.allclose(got, want, rtol=1e-5, atol=1e-5):
                 raise BnnccError(f"{path}: onnxruntime differs from torch by up to {np.abs(got - want).max():.3g}")
+        tmp.replace(path)
     finally:
         model.train(was_training)
+        tmp.unlink(missing_ok=True)
     return proto
 
 

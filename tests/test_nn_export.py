@@ -208,3 +208,14 @@ def test_top_level_bnncc_export_is_callable(tmp_path):
     model, x = _calibrated("tfc")
     proto = bnncc.export(model, x[:4], tmp_path / "t.onnx")
     assert isinstance(proto, onnx.ModelProto) and (tmp_path / "t.onnx").exists()
+
+
+def test_failed_export_check_leaves_no_file(tmp_path, monkeypatch):
+    import bnncc.export as exp
+
+    net, x = _calibrated("tfc")
+    monkeypatch.setattr(exp, "onnxruntime_outputs", lambda path, x: np.full((len(x), 10), 12345.0, np.float32))
+    path = tmp_path / "tfc.onnx"
+    with pytest.raises(BnnccError, match="differs from torch"):
+        export(net, x, path)
+    assert list(tmp_path.iterdir()) == []

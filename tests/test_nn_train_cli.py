@@ -130,3 +130,17 @@ def test_distribution_loss_training_runs_and_flag_conflicts(tmp_path, capsys):
     assert "--low-memory" in capsys.readouterr().err
     assert train_cli.main(["train", "--model", "lightnn2-mlp", "--dataset", "mnist5k", "--distribution-loss",
                            "-o", str(tmp_path / "m.onnx")]) == 2
+
+
+def test_failed_export_leaves_no_output_behind(tmp_path, monkeypatch, capsys):
+    import bnncc.export as exp
+
+    def refuse(*args, **kwargs):
+        raise BnnccError("export refused (test)")
+
+    monkeypatch.setattr(exp, "export", refuse)
+    out = tmp_path / "new_dir" / "tfc.onnx"
+    argv = ["--model", "tfc", "--dataset", "mnist5k", "--epochs", "1", "--quiet", "-o", str(out)]
+    assert _train_main(argv) == 2
+    assert "export refused (test)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

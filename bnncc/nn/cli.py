@@ -58,13 +58,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = train(model, data, cfg, progress=not args.quiet, desc=f"{args.model}/{args.dataset}")
     metrics.update({"dataset": args.dataset, "low_memory": args.low_memory,
                     "distribution_loss": args.distribution_loss})
-    x_test = data[2]
-    files["onnx"].parent.mkdir(parents=True, exist_ok=True)
-    export(model, x_test[:256].reshape(-1, *model.input_shape), files["onnx"])
     metrics["files"] = {k: str(v) for k, v in files.items()}
-    torch.save({"model": args.model, "state_dict": model.state_dict(), "metrics": metrics,
-                "input_shape": list(model.input_shape)}, files["checkpoint"])
-    files["metrics"].write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    # All three files are written under temporary names first: a failure leaves none of them.
+    partial = {k: v.with_name(f".{v.name}.partial") for k, v in files.items() if k != "onnx"}
+    out_dir = files["onnx"].parent
+    made_dir = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done = False
+    try:
+        torch.save({"model": args.model, "state_dict": model.state_dict(), "metrics": metrics,
+                    "input_shape": list(model.input_shape)}, partial["checkpoint"])
+        partial["metrics"].write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        export(model, data[2][:256].reshape(-1, *model.input_shape), files["onnx"])
+        for k, tmp in partial.items():
+            tmp.replace(files[k])
+        done = True
+    finally:
+        for tmp in partial.values():
+            tmp.unlink(missing_ok=True)
+        if made_dir and not done:
+            out_dir.rmdir()
     print(f"{args.model} on {args.dataset}: test accuracy {100 * metrics['test_accuracy']:.2f} % after "
           f"{metrics['epochs']} epochs in {metrics['wall_time_s']:.1f} s; wrote {files['onnx']}, "
           f"{files['checkpoint'].name}, {files['metrics'].name}")
