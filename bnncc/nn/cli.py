@@ -100,9 +100,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
                    help="binary models: save only bit-packed signs for backward, L1 BatchNorm")
     p.add_argument("--distribution-loss", action="store_true", help="binary models: add the distribution loss")
     p.add_argument("--distribution-loss-weight", type=float, default=0.05, help=argparse.SUPPRESS)
-    p.add_argument("--flight-lambda", type=float, default=0.002,
+    p.add_argument("--flight-lambda", type=float, default=0.004,
                    help="FLightNN models: weight of the regularizer that pushes filters to one power of two "
-                        "(default 0.002; larger gives more k=1 filters)")
+                        "(default 0.004; larger gives more k=1 filters)")
     p.add_argument("--batch-size", type=int, default=100, help="batch size (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and the MNIST-5k split")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")

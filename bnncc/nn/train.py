@@ -40,7 +40,7 @@ class TrainConfig:
     # whichever term wins the sign of its gradient, so the weight only has to be comparable with the
     # task gradient: on flightnn-mlp/MNIST-5k 0 gives 20 % k=1 filters, 0.001 53 %, 0.002 76 %,
     # 0.004 94 %, and 0.01 or more sends every filter to k = 1.
-    flight_lambda: float = 0.002
+    flight_lambda: float = 0.004
     threshold_lr_scale: float = 10.0  # FLightNN thresholds learn this much faster than weights
     seed: int = 0
     threads: int = 2
