@@ -135,7 +135,8 @@ def _accuracy_section() -> str:
                "bit for bit. Time is the wall time of the training run (evaluation after each epoch included); "
                "runs that finished before 03:10 UTC on 2026-11-22 shared the machine with other jobs (load 4–8 on "
                "2 cores) and were niced, so their wall time overstates the work; later runs (CNV 15 epochs, "
-               "ShiftAdd CNN, FLightNN, ShiftAdd MLP) ran two at a time on an otherwise quiet machine. CPU time "
+               "ShiftAdd CNN, LightNN/FLightNN, ShiftAdd MLP) ran two at a time on an otherwise quiet machine (the "
+               "LightNN CNN runs for 7 minutes beside a test-suite run). CPU time "
                "(where recorded) is the run's own process time. A run that would "
                "pass 60 minutes of wall time stops after its last whole epoch (\"6 of 8 ep\"); its cosine schedule "
                "had not reached 0 then, which costs accuracy.",
