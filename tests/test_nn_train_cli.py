@@ -112,6 +112,11 @@ def test_parser_names_match_the_zoo_and_do_not_import_torch():
     import sys
 
     assert list(train_cli.ZOO_MODELS) == zoo.names()
+    import argparse
+
+    parser = train_cli.add_train_parser(argparse.ArgumentParser().add_subparsers())
+    defaults, config = parser.parse_args(["--model", "tfc", "--dataset", "mnist5k", "-o", "m.onnx"]), TrainConfig()
+    assert (defaults.flight_lambda, defaults.batch_size) == (config.flight_lambda, config.batch_size)
     code = ("import argparse, sys; from bnncc.nn.cli import add_train_parser; "
             "add_train_parser(argparse.ArgumentParser().add_subparsers()); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -19,7 +19,8 @@ from bnncc.errors import BnnccError
 
 __all__ = ["ZOO_MODELS", "add_train_parser", "cmd_train", "outputs_for"]
 
-# The zoo's names, kept here so building the parser does not import torch (a test checks they match).
+# The zoo's names (and, in the parser, TrainConfig's defaults) are repeated here so building the parser
+# does not import torch; a test checks they match.
 ZOO_MODELS = ("tfc", "sfc", "lfc", "cnv", "cnv-finn", "lightnn1-mlp", "lightnn2-mlp", "flightnn-mlp", "lightnn1-cnn",
               "lightnn2-cnn", "flightnn-cnn", "shiftadd-mlp", "shiftadd-cnn")
 
