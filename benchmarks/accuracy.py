@@ -140,6 +140,11 @@ def _accuracy_section() -> str:
                "(where recorded) is the run's own process time. A run that would "
                "pass 60 minutes of wall time stops after its last whole epoch (\"6 of 8 ep\"); its cosine schedule "
                "had not reached 0 then, which costs accuracy.",
+             "",
+             "Commands: `nice -n 5 .venv/bin/python benchmarks/accuracy.py queue --dataset DATASET "
+             "MODEL:VARIANT:EPOCHS ...` with the models, variants and epochs of the tables (two queues at a "
+             "time), then `.venv/bin/python benchmarks/accuracy.py report`; per-run records in "
+             "`benchmarks/accuracy/DATASET/MODEL-VARIANT.json`.",
              ""]
     for dataset, title in DATASET_TITLES.items():
         rows = _load(dataset)
@@ -233,6 +238,8 @@ def _memory_section() -> str:
     mem = json.loads(path.read_text())
     accs = {d: _load(d) for d in DATASET_TITLES}
     lines = ["## Training memory", "",
+             "Command: `.venv/bin/python benchmarks/accuracy.py memory` (writes `benchmarks/accuracy/memory.json`), "
+             "then `report`. "
              f"Bytes autograd saves for backward in one training step at batch {mem['batch']} "
              "(`torch.autograd.graph.saved_tensors_hooks`; every packed tensor contributes its storage's size, "
              "each storage counted once by data pointer; parameters count when autograd saves them). Standard = "
