@@ -58,11 +58,11 @@ def _params(b: D.Block) -> tuple[str, list[tuple[str, object]], dict[str, list[s
                 f"{b.name}_t.mem": threshold_mem(b.thresholds, b.mh, b.pe, b.acc_bits),
                 f"{b.name}_d.mem": direction_mem(b.descending, b.mh, b.pe)}
         return "mvau", [
-            ("MW", b.mw), ("MH", b.mh), ("PE", b.pe), ("SIMD", b.simd), ("PIXELS", b.pixels), ("IN_BITS", i.bits),
+            ("MW", b.mw), ("MH", b.mh), ("SIMD", b.simd), ("PE", b.pe), ("PIXELS", b.pixels), ("IN_BITS", i.bits),
             ("IN_ENC", ENCODING[i.encoding]), ("KIND", KIND[b.weight_kind]), ("W_BITS", b.weight_bits),
             ("ACC_BITS", b.acc_bits), ("N_THR", b.n_thresholds), ("OUT_BITS", o.bits),
-            ("OUT_ENC", ENCODING[o.encoding]), ("OUT_MIN", _out_min(b)), ("POW2_TERMS", max(b.pow2_terms, 1)),
-            ("POW2_SHIFT_BITS", max(b.pow2_shift_bits, 1)), ("W_FILE", f'"{b.name}_w.mem"'),
+            ("OUT_ENC", ENCODING[o.encoding]), ("POW2_TERMS", max(b.pow2_terms, 1)),
+            ("POW2_SHIFT_BITS", max(b.pow2_shift_bits, 1)), ("OUT_MIN", _out_min(b)), ("W_FILE", f'"{b.name}_w.mem"'),
             ("T_FILE", f'"{b.name}_t.mem"'), ("D_FILE", f'"{b.name}_d.mem"')], mems
     if isinstance(b, D.Thresh):
         mems = {f"{b.name}_t.mem": threshold_mem(b.thresholds, b.c, b.pe, b.acc_bits),
@@ -73,14 +73,14 @@ def _params(b: D.Block) -> tuple[str, list[tuple[str, object]], dict[str, list[s
             ("OUT_ENC", ENCODING[o.encoding]), ("OUT_MIN", _out_min(b)), ("T_FILE", f'"{b.name}_t.mem"'),
             ("D_FILE", f'"{b.name}_d.mem"')], mems
     if isinstance(b, D.Swg):
-        return "swg", [("H", b.h), ("W", b.w), ("C", b.c), ("K", b.k), ("STRIDE", b.stride), ("PAD_T", b.pad[0]),
-                       ("PAD_L", b.pad[1]), ("OH", b.oh), ("OW", b.ow), ("SIMD", b.simd), ("BITS", i.bits),
-                       ("PAD_CODE", int(i.encode(b.pad_value)))], {}
+        return "swg", [("BITS", i.bits), ("H", b.h), ("W", b.w), ("C", b.c), ("K", b.k), ("STRIDE", b.stride),
+                       ("OH", b.oh), ("OW", b.ow), ("SIMD", b.simd), ("PAD_CODE", int(i.encode(b.pad_value))),
+                       ("PAD_T", b.pad[0]), ("PAD_L", b.pad[1])], {}
     if isinstance(b, D.Pool):
-        return "maxpool", [("H", b.h), ("W", b.w), ("C", b.c), ("K", b.k), ("OH", b.oh), ("OW", b.ow), ("PE", b.pe),
-                           ("BITS", i.bits), ("ENC", ENCODING[i.encoding])], {}
+        return "maxpool", [("BITS", i.bits), ("ENC", ENCODING[i.encoding]), ("H", b.h), ("W", b.w), ("C", b.c),
+                           ("K", b.k), ("OH", b.oh), ("OW", b.ow), ("PE", b.pe)], {}
     if isinstance(b, D.LabelSelect):
-        return "labelselect", [("CLASSES", b.classes), ("PE", b.pe), ("BITS", i.bits), ("ENC", ENCODING[i.encoding]),
+        return "labelselect", [("BITS", i.bits), ("ENC", ENCODING[i.encoding]), ("CLASSES", b.classes), ("PE", b.pe),
                                ("OUT_BITS", o.bits)], {}
     return "dwc", [("IN", b.lanes_in), ("OUT", b.lanes_out), ("BITS", i.bits),
                    ("G", math.gcd(b.lanes_in, b.lanes_out))], {}
