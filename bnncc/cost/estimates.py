@@ -67,7 +67,7 @@ def estimate_block(b, ram_style: str = "auto") -> dict[str, int]:
         lane, lane_dsp = lane_luts(b.weight_kind, in_bits, b.weight_bits, b.pow2_terms, b.pow2_shift_bits)
         sum_bits = 1 if b.weight_kind == "xnor" else in_bits + b.weight_bits
         tree = sum_bits * (2 * b.simd - 1) + b.acc_bits
-        lut += COEFFS["datapath_scale"] * b.pe * (b.simd * lane + tree)
+        lut += COEFFS["datapath_scale"] * (b.pe * (b.simd * lane + tree))
         dsp += b.pe * b.simd * lane_dsp
         mem = memory((b.mh // b.pe) * (b.mw // b.simd), b.pe * b.simd * b.weight_bits, ram_style)
         lut += mem["lut"]
