@@ -14,7 +14,7 @@ def layer_graph(in_type: TensorType, layers: list) -> Graph:
     for i, op in enumerate(layers):
         out = f"t{i}"
         types[out] = op.infer(types[cur])
-        nodes.append(Node(op, cur, out))
+        nodes.append(Node(op, [cur], [out]))
         cur = out
     return Graph("layer-test", "x", in_type, nodes, types, ["y"])
 

@@ -22,6 +22,8 @@ from bnncc.backends.rram.weights import adc_windows, encode, exact_bits, tile_co
 from bnncc.errors import BnnccError
 from bnncc.frontend import load
 from bnncc.ir import float_ops, ops
+from bnncc.ir.dtypes import FLOAT32
+from bnncc.ir.graph import TensorType
 
 TFC = "../shared/models/qonnx-zoo-tfc/TFC_1W1A.onnx"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "rram-mapping.md"
@@ -185,7 +187,7 @@ def test_pow2_slices_need_wide_crossbars(tmp_path):
 
 def test_inexact_host_ops_are_refused():
     nodes = [float_ops.FloatNode("Softmax", ["y"], ["z"], {"axis": -1}, "sm")]
-    tail = ops.HostTail(np.ones(3), np.zeros(3), np.arange(3), nodes, {}, "y", ["z"])
+    tail = ops.HostTail(np.ones(3), np.zeros(3), np.arange(3), nodes, {}, "y", ["z"], (TensorType((3,), FLOAT32),))
     with pytest.raises(BnnccError, match=r"host tail op 0 \(Softmax\): not written"):
         host.tail_model(tail, (3,))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import os
 
 import onnx
@@ -76,22 +77,36 @@ def read_onnx(path: str) -> FloatGraph:
 
 
 def _toposort(fg: FloatGraph) -> None:
-    """Order nodes so producers come first; a cycle or a dangling input is an error."""
+    """Order nodes so producers come first (Kahn's algorithm with the ready nodes in file order:
+    O(E + N log N)); a cycle or a dangling input is an error."""
     ready = set(fg.consts) | {fg.input, ""}
-    pending, ordered = list(fg.nodes), []
-    while pending:
-        progress = [n for n in pending if all(i in ready for i in n.inputs)]
-        if not progress:
-            produced = {o for n in pending for o in n.outputs}
-            n = pending[0]
-            missing = [i for i in n.inputs if i not in ready]
-            kind = "is part of a cycle" if any(m in produced for m in missing) else "reads an undefined tensor"
-            raise BnnccError(f"{fg.path}: node {quote(n.name)} ({n.op}) {kind}: {quote(missing[0])}")
-        for n in progress:
-            ready.update(n.outputs)
-        ordered += progress
-        done = {id(n) for n in progress}
-        pending = [n for n in pending if id(n) not in done]
+    waiting: dict[str, list[int]] = {}  # tensor -> nodes still waiting for it
+    missing = []
+    for k, n in enumerate(fg.nodes):
+        need = {i for i in n.inputs if i not in ready}
+        missing.append(len(need))
+        for i in need:
+            waiting.setdefault(i, []).append(k)
+    queue = [k for k, m in enumerate(missing) if m == 0]  # sorted: a valid heap
+    ordered: list[FloatNode] = []
+    while queue:
+        n = fg.nodes[heapq.heappop(queue)]
+        ordered.append(n)
+        for o in n.outputs:
+            if o in ready:
+                continue
+            ready.add(o)
+            for k in waiting.pop(o, []):
+                missing[k] -= 1
+                if missing[k] == 0:
+                    heapq.heappush(queue, k)
+    if len(ordered) != len(fg.nodes):
+        done = {id(n) for n in ordered}
+        n = next(n for n in fg.nodes if id(n) not in done)
+        produced = {o for m in fg.nodes if id(m) not in done for o in m.outputs}
+        absent = [i for i in n.inputs if i not in ready]
+        kind = "is part of a cycle" if any(m in produced for m in absent) else "reads an undefined tensor"
+        raise BnnccError(f"{fg.path}: node {quote(n.name)} ({n.op}) {kind}: {quote(absent[0])}")
     for o in fg.outputs:
         if o not in ready:
             raise BnnccError(f"{fg.path}: graph output {quote(o)} is never produced")

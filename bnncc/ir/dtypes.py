@@ -54,6 +54,7 @@ FLOAT32 = DataType("float32")
 BIPOLAR = DataType("bipolar", -1, 1)
 BINARY = DataType("binary", 0, 1)
 TERNARY = DataType("ternary", -1, 1)
+INT64 = DataType("int64", -(1 << 63), (1 << 63) - 1)  # host-side integer outputs (indices), not a hardware type
 
 
 def int_type(lo: int, hi: int) -> DataType:

@@ -1,8 +1,9 @@
 """The reference executor: the golden model every simulator is compared with.
 
 Runs the host head, every integer layer (bit-packed XNOR-popcount for binary layers) and the host
-tail on a batch of any size, and can keep every layer's integer output for "first differing layer"
-messages. `run_hardware` starts at the hardware boundary, from integer values.
+tail on a batch of any size, node by node in topological order over named tensors, and can keep
+every node's integer output for "first differing layer" messages. `run_hardware` starts at the
+hardware boundary, from integer values.
 """
 
 from __future__ import annotations
@@ -40,31 +41,37 @@ def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _execute(nodes: list[Node], x: np.ndarray, trace: bool) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    kept: dict[str, np.ndarray] = {}
-    value, last_hw, outputs = x, None, []
+def execute(nodes: list[Node], env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run `nodes` (topological order) on the tensors in `env`; returns env with every output added."""
     for n in nodes:
-        value = n.op.execute(value)
-        if isinstance(n.op, ops.HostTail):
-            outputs = value
-            continue
-        if trace:
-            kept[n.output] = value
-        if not n.host:
-            last_hw = value
-    kept["hardware_out"] = last_hw
-    return outputs or [last_hw], kept  # without a tail, the hardware's label select is the output
+        value = n.op.execute(*(env[i] for i in n.inputs))
+        for name, v in zip(n.outputs, value if isinstance(value, tuple) else (value,), strict=True):
+            env[name] = v
+    return env
+
+
+def hardware_output(graph: Graph) -> str:
+    """The tensor that leaves the hardware: the host tail's input, else the last hardware output."""
+    tail = [n for n in graph.nodes if isinstance(n.op, ops.HostTail)]
+    return tail[0].input if tail else graph.hardware[-1].outputs[-1]
 
 
 def run(graph: Graph, x: np.ndarray, trace: bool = False) -> Result:
-    outputs, kept = _execute(graph.nodes, check_input(graph, x), trace)
+    env = execute(graph.nodes, {graph.input: check_input(graph, x)})
+    tail = [o for n in graph.nodes if isinstance(n.op, ops.HostTail) for o in n.outputs]
+    # without a tail, the hardware's label select is the output
+    outputs = [env[o] for o in tail] if tail else [env[hardware_output(graph)]]
+    kept = {k: v for k, v in env.items() if k != graph.input and k not in tail} if trace else {}
+    kept["hardware_out"] = env[hardware_output(graph)]
     return Result(outputs, top1(graph, outputs[0]), kept)
 
 
 def run_hardware(graph: Graph, values: np.ndarray) -> dict[str, np.ndarray]:
     """Trace of the hardware part alone, from the integer values the host head would send."""
-    hw = [n for n in graph.nodes if not n.host]
-    return _execute(hw, np.asarray(values, dtype=np.int64), True)[1]
+    hw = graph.hardware
+    env = execute(hw, {hw[0].inputs[0]: np.asarray(values, dtype=np.int64)})
+    env["hardware_out"] = env[hardware_output(graph)]
+    return env
 
 
 def top1(graph: Graph, out: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bnncc.errors import BnnccError
 from bnncc.ir.dtypes import DataType
 from bnncc.ir.float_ops import FloatNode
 
@@ -30,6 +31,7 @@ class FloatGraph:
     input_shape: tuple[int, ...]  # including the batch dimension the file declares
     outputs: list[str]
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # traced, batch included
+    dtypes: dict[str, np.dtype] = field(default_factory=dict)  # traced
 
     def producer(self) -> dict[str, FloatNode]:
         return {o: n for n in self.nodes for o in n.outputs}
@@ -52,25 +54,49 @@ class TensorType:
         return int(np.prod(self.shape))
 
     def __str__(self) -> str:
-        rng = "" if self.dtype.is_float or self.dtype.name in ("bipolar", "binary", "ternary") else (
+        rng = "" if self.dtype.is_float or self.dtype.name in ("bipolar", "binary", "ternary", "int64") else (
             f"<{self.dtype.min}..{self.dtype.max}>")
         return f"{self.dtype}{rng}[{','.join(map(str, self.shape))}]"
 
 
 @dataclass
 class Node:
+    """One IR op applied to named tensors. Most ops read one tensor and write one; the executor, the
+    passes and the printer treat every node as many-in, many-out."""
+
     op: object  # an op from bnncc.ir.ops
-    input: str
-    output: str
+    inputs: list[str]
+    outputs: list[str]
     source: list[str] = field(default_factory=list)  # names of the ONNX nodes it came from
 
     @property
     def host(self) -> bool:
         return bool(getattr(self.op, "host", False))
 
+    @property
+    def input(self) -> str:
+        """The one input of a single-input node."""
+        if len(self.inputs) != 1:
+            raise ValueError(f"{type(self.op).__name__} has {len(self.inputs)} inputs")
+        return self.inputs[0]
+
+    @property
+    def output(self) -> str:
+        """The one output of a single-output node."""
+        if len(self.outputs) != 1:
+            raise ValueError(f"{type(self.op).__name__} has {len(self.outputs)} outputs")
+        return self.outputs[0]
+
+    def describe(self) -> str:
+        """The node for a one-line message: its op and the ONNX nodes it came from."""
+        names = ", ".join(quote(s) for s in self.source)
+        return f"{type(self.op).__name__}" + (f" (from {names})" if names else "")
+
 
 @dataclass
 class Graph:
+    """The lowered IR: a DAG of nodes in topological order over tensors with exact types."""
+
     path: str
     input: str
     input_type: TensorType
@@ -82,10 +108,53 @@ class Graph:
     def hardware(self) -> list[Node]:
         return [n for n in self.nodes if not n.host]
 
+    @property
+    def head(self) -> Node:
+        """The host head: the node that reads the model input."""
+        return next(n for n in self.nodes if self.input in n.inputs)
+
+    @property
+    def outputs(self) -> list[str]:
+        """Tensors no node reads, in node order (for a chain: the last node's output)."""
+        read = {i for n in self.nodes for i in n.inputs}
+        return [o for n in self.nodes for o in n.outputs if o not in read]
+
+    def producers(self) -> dict[str, Node]:
+        return {o: n for n in self.nodes for o in n.outputs}
+
+    def consumers(self) -> dict[str, list[Node]]:
+        out: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                out.setdefault(i, []).append(n)
+        return out
+
+    def retype(self) -> None:
+        """Infer every tensor's type again, in topological order (after a pass changed ops)."""
+        for n in self.nodes:
+            types = n.op.infer(*(self.types[i] for i in n.inputs))
+            for o, t in zip(n.outputs, types if isinstance(types, tuple) else (types,), strict=True):
+                self.types[o] = t
+
+    def chain(self, what: str, nodes: list[Node] | None = None) -> list[Node]:
+        """`nodes` (default: all) if each reads exactly the tensor the one before it wrote and no tensor
+        feeds two nodes; otherwise a BnnccError naming the first node where the graph branches or joins."""
+        nodes = self.nodes if nodes is None else nodes
+        consumers = self.consumers()
+        for prev, n in zip(nodes, nodes[1:], strict=False):
+            if len(n.inputs) != 1 or len(prev.outputs) != 1 or n.inputs[0] != prev.outputs[0]:
+                raise BnnccError(f"{self.path}: node {n.describe()} joins several tensors; {what} supports only "
+                                 "chains of layers (residual networks are not supported yet)")
+            if len(consumers.get(prev.outputs[0], [])) > 1:
+                raise BnnccError(f"{self.path}: node {prev.describe()} feeds several nodes; {what} supports only "
+                                 "chains of layers (residual networks are not supported yet)")
+        return nodes
+
     def __str__(self) -> str:
         lines = [f"graph {quote(self.path)}", f"  input  {self.input}: {self.input_type}"]
         for n in self.nodes:
             side = "host" if n.host else "hw  "
-            lines.append(f"  {side}  {n.output}: {self.types[n.output]} = {n.op}({n.input})")
-        lines.append(f"  output {self.nodes[-1].output}")
+            outs = ", ".join(f"{o}: {self.types[o]}" for o in n.outputs)
+            lines.append(f"  {side}  {outs} = {n.op}({', '.join(n.inputs)})")
+        lines.append(f"  output {', '.join(self.outputs)}")
         return "\n".join(lines)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnncc.ir.dtypes import FLOAT32, DataType, int_type
+from bnncc.errors import BnnccError
+from bnncc.ir.dtypes import DataType, int_type
 from bnncc.ir.float_ops import FloatNode, adder_product, make_quantizer, run_node
 from bnncc.ir.graph import TensorType
 
@@ -325,6 +326,27 @@ class LabelSelect:
 
 
 @dataclass
+class Add:
+    """Exact integer sum of two tensors of one shape (a residual join)."""
+
+    host = False
+
+    def infer(self, a: TensorType, b: TensorType) -> TensorType:
+        if a.shape != b.shape:
+            raise BnnccError(f"Add of shapes {list(a.shape)} and {list(b.shape)}")
+        return TensorType(a.shape, int_type(a.dtype.min + b.dtype.min, a.dtype.max + b.dtype.max))
+
+    def execute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a.astype(np.int64) + b.astype(np.int64)
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "add", "out_bits": t_out.dtype.bits}
+
+    def __str__(self) -> str:
+        return "Add"
+
+
+@dataclass
 class HostTail:
     """Host side: float32(a[c] * (m * acc + b0) + b[c]) in ONNX layout, then the remaining float
     ops of the model in ONNX order. `m, b0` are integers (an XNOR popcount's 2*pc - MW)."""
@@ -335,24 +357,25 @@ class HostTail:
     nodes: list[FloatNode]
     consts: dict[str, np.ndarray]
     start: str  # the ONNX tensor the dequantized accumulators stand for
-    outputs: list[str]
+    outputs: list[str]  # the model's outputs, in ONNX order
+    out_types: tuple[TensorType, ...]  # their per-sample types, as traced on the float graph
     m: int = 1
     b0: int = 0
     host = True
 
-    def infer(self, t: TensorType) -> TensorType:
-        return TensorType(tuple(self.onnx_index.shape), FLOAT32)
+    def infer(self, t: TensorType) -> tuple[TensorType, ...]:
+        return self.out_types
 
     def dequant(self, acc: np.ndarray) -> np.ndarray:
         dot = acc * self.m + self.b0
         y = (self.a * dot + self.b).astype(F32)
         return y.reshape(y.shape[0], -1)[:, self.onnx_index]
 
-    def execute(self, x: np.ndarray) -> list[np.ndarray]:
+    def execute(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         env = {self.start: self.dequant(x)}
         for n in self.nodes:
             run_node(n, env, self.consts)
-        return [env[o] for o in self.outputs]
+        return tuple(env[o] for o in self.outputs)
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
         return {"kind": "tail", "ops": ["Dequant"] + [n.op for n in self.nodes]}

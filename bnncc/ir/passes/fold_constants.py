@@ -31,4 +31,5 @@ def apply(fg: FloatGraph) -> FloatGraph:
         kept.append(n)
     fg.nodes = kept
     fg.shapes = {k: tuple(np.shape(v)) for k, v in env.items()}
+    fg.dtypes = {k: np.asarray(v).dtype for k, v in env.items()}
     return fg

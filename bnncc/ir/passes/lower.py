@@ -17,7 +17,7 @@ import numpy as np
 
 from bnncc.errors import BnnccError
 from bnncc.ir import ops
-from bnncc.ir.dtypes import BIPOLAR, FLOAT32, DataType, int_type
+from bnncc.ir.dtypes import BIPOLAR, FLOAT32, INT64, DataType, int_type
 from bnncc.ir.float_ops import FloatNode, Quantizer, is_quantizer, make_quantizer, run_node
 from bnncc.ir.graph import FloatGraph, Graph, Node, TensorType, quote
 from bnncc.ir.passes import thresholds, weight_grid
@@ -84,8 +84,11 @@ class Lowering:
 
     def emit(self, op, source: list[FloatNode]) -> str:
         out = f"t{len(self.nodes)}"
-        self.types[out] = op.infer(self.types[self.cur])
-        self.nodes.append(Node(op, self.cur, out, [n.name for n in source]))
+        types = op.infer(self.types[self.cur])
+        outs = [out] + [f"{out}_{j}" for j in range(1, len(types))] if isinstance(types, tuple) else [out]
+        for name, t in zip(outs, types if isinstance(types, tuple) else (types,), strict=True):
+            self.types[name] = t
+        self.nodes.append(Node(op, [self.cur], outs, [n.name for n in source]))
         self.cur = out
         return out
 
@@ -108,13 +111,17 @@ class Lowering:
                 raise BnnccError(f"{self.where(n)}: {what} is not supported yet (branches in the graph)")
             if n.op in LINEAR and (len(n.inputs) < 2 or n.inputs[1] not in fg.consts):
                 raise BnnccError(f"{self.where(n)}: the weights are not constant")
-        chain, cur = [], fg.input
+        chain, cur, walked = [], fg.input, set()
         while True:
             users = consumers.get(cur, [])
             if not users:
                 break
             if len(users) > 1:
                 raise BnnccError(f"{fg.path}: tensor {quote(cur)} feeds {len(users)} nodes; branches are not supported")
+            if id(users[0]) in walked:  # a node that writes a tensor an earlier node wrote: never loop on it
+                raise BnnccError(f"{self.where(users[0])}: writes {quote(users[0].outputs[0])}, a tensor another node "
+                                 "already produced")
+            walked.add(id(users[0]))
             chain.append(users[0])
             cur = users[0].outputs[0]
         if len(chain) != len(fg.nodes):
@@ -353,7 +360,8 @@ class Lowering:
         for o in self.fg.outputs:
             if o not in {x for n in nodes for x in n.outputs} | ({start} if not nodes else set()):
                 raise BnnccError(f"{self.fg.path}: graph output {quote(o)} is an intermediate tensor; not supported")
-        self.emit(ops.HostTail(a, b, out_index, nodes, self.fg.consts, start, list(self.fg.outputs)), nodes)
+        self.emit(ops.HostTail(a, b, out_index, nodes, self.fg.consts, start, list(self.fg.outputs),
+                               self.output_types()), nodes)
 
     def label_select(self, nodes, a, b, lo, hi, start: str) -> bool:
         """Put the final top-1 into hardware when it provably equals argmax of the accumulators."""
@@ -383,7 +391,12 @@ class Lowering:
         alpha, beta = self.values.affine(f"{self.fg.path}: output")
         c = self.type.shape[-1]
         self.emit(ops.HostTail(np.full(c, alpha), np.full(c, beta), self.index, [], self.fg.consts,
-                               chain[-1].outputs[0], list(self.fg.outputs)), [])
+                               chain[-1].outputs[0], list(self.fg.outputs), self.output_types()), [])
+
+    def output_types(self) -> tuple[TensorType, ...]:
+        """Per-sample types of the model's outputs, as the float graph was traced."""
+        return tuple(TensorType(self.shape(o), FLOAT32 if np.issubdtype(self.fg.dtypes[o], np.floating) else INT64)
+                     for o in self.fg.outputs)
 
 
 def apply(fg: FloatGraph) -> Graph:
