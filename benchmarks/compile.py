@@ -1,14 +1,14 @@
 """HLS backend benchmarks: bnncc's compile time, bnncc vs hls4ml on the qonnx-zoo TFC 1W1A, and bnncc's
 estimate of FINN's TFC beside FINN's own.
 
-(1) Compile time: ``load`` (frontend, passes) then ``compile_fpga`` (fold, estimate, write the whole project:
+(1) Compile time: ``load`` (frontend, passes) then ``FpgaBackend.compile`` (fold, estimate, write the whole project:
     firmware, weight headers, testbench, Tcl, JSON), no C simulation, for FINN's TFC with FINN's own
     folding_config.json, an LFC-sized binary MLP (``fixtures.lfc``) and a CNV-topology binary CNN
     (``fixtures.cnv``) at a few ``--fps`` targets and fully folded (no ``--fps``: PE=SIMD=1 everywhere).
     Model files are built once and not timed; each run writes a fresh output directory. Median of
     ``--repeats`` runs.
 (2) qonnx-zoo TFC_1W1A on ``--images`` MNIST-5k images (pixels / 255; a seeded random pick, the set being
-    sorted by class): bnncc ``load`` + ``compile_fpga(csim=True, input=x)`` (project, g++ testbench, run,
+    sorted by class): bnncc ``load`` + ``FpgaBackend.compile(csim=True, input=x)`` (project, g++ testbench, run,
     bit-exact comparison with the executor) against hls4ml's documented QONNX flow: qonnx ``cleanup_model``,
     ``ConvertToChannelsLastAndClean``, ``GemmToMatMul``, ``cleanup_model`` again, ``config_from_onnx_model``,
     ``convert_from_onnx_model``, ``compile()`` (which writes the project: hls4ml 1.3.0's ``ModelGraph.compile``
@@ -105,7 +105,7 @@ def tree_bytes(path: Path) -> int:
 
 
 def time_compile(case: dict, work: Path, repeats: int, part: str) -> dict:
-    from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
+    from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
     from bnncc.frontend import load
 
     loads, compiles, totals, cpus = [], [], [], []
@@ -116,11 +116,12 @@ def time_compile(case: dict, work: Path, repeats: int, part: str) -> dict:
         t0 = time.perf_counter()
         graph = load(case["path"])
         t1 = time.perf_counter()
-        report, code = compile_fpga(graph, FpgaOptions(out=str(out), part=part, **case["opts"]))
+        report = FpgaBackend().compile(graph, FpgaOptions(out=str(out), part=part, **case["opts"]))
+        code = FpgaBackend().exit_code(report)
         t2 = time.perf_counter()
         cpus.append(cpu_s() - c0)
         if code:
-            raise RuntimeError(f"{case['model']}: compile_fpga exit {code}")
+            raise RuntimeError(f"{case['model']}: compile exit {code}")
         loads.append(t1 - t0)
         compiles.append(t2 - t1)
         totals.append(t2 - t0)
@@ -158,14 +159,15 @@ def mnist_pick(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def bnncc_csim(x: np.ndarray, out: Path, opts: dict) -> dict:
-    from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
+    from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
     from bnncc.frontend import load
 
     c0 = cpu_s()
     t0 = time.perf_counter()
     graph = load(str(ZOO_TFC))
     t1 = time.perf_counter()
-    report, code = compile_fpga(graph, FpgaOptions(out=str(out), csim=True, input=x, **opts))
+    report = FpgaBackend().compile(graph, FpgaOptions(out=str(out), csim=True, input=x, **opts))
+    code = FpgaBackend().exit_code(report)
     t2 = time.perf_counter()
     return {"load_s": t1 - t0, "compile_csim_s": t2 - t1, "total_s": t2 - t0, "cpu_s": cpu_s() - c0, "exit": code,
             "report": report, "out": out}
@@ -337,7 +339,7 @@ def vs_table(res: dict) -> str:
 
 
 def finn_comparison(work: Path, tfc_report: dict) -> dict:
-    from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
+    from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
     from bnncc.frontend import load
 
     folding = json.loads((FINN_DIR / "folding_config.json").read_text())
@@ -345,8 +347,8 @@ def finn_comparison(work: Path, tfc_report: dict) -> dict:
         folding["MVAU_hls_3"] = folding.pop("MVA_hls_3")
     fixed = work / "folding_typo_corrected.json"
     fixed.write_text(json.dumps(folding))
-    corrected, _ = compile_fpga(load(str(FINN_DIR / "model.onnx")),
-                                FpgaOptions(out=str(work / "finn_fixed"), part=ZYNQ, folding=str(fixed)))
+    corrected = FpgaBackend().compile(load(str(FINN_DIR / "model.onnx")),
+                                      FpgaOptions(out=str(work / "finn_fixed"), part=ZYNQ, folding=str(fixed)))
     fmt = json.loads((work / "finn_fixed" / "io_format.json").read_text())["input"]
     return {"finn": FINN_ESTIMATE, "bnncc": summary(tfc_report), "bnncc_typo_corrected": summary(corrected),
             "bnncc_input": fmt}
@@ -443,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     import hls4ml  # noqa: F401  (imported up front so that no timed figure pays for it)
     import qonnx.util.cleanup  # noqa: F401
 
-    from bnncc.backends.fpga_hls.compile import compile_fpga  # noqa: F401
+    from bnncc.backends.fpga.driver import FpgaBackend  # noqa: F401
 
     load_start = os.getloadavg()
     t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Measured against estimated: the RTL backend's designs synthesized with open tools.
 
-For each design, bnncc writes OUT/rtl (``compile_fpga(FpgaOptions(rtl=True, ...))``), simulates it with
-cocotb + Icarus for cycles per image, and ``bnncc.backends.fpga_rtl.synth.synthesize`` measures it:
+For each design, bnncc writes OUT/rtl (``FpgaBackend.compile(FpgaOptions(rtl=True, ...))``), simulates it with
+cocotb + Icarus for cycles per image, and ``bnncc.backends.fpga.synth.synthesize`` measures it:
 
 * Yosys 0.23 ``synth_xilinx`` for xc7z020clg400-1 (flattened totals, and a hierarchical run for the
   per-layer rows), beside the HLS backend's estimate (``report["estimate"]``) for the same folding;
@@ -48,8 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bnncc import fixtures  # noqa: E402
-from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga, csim_vectors, plan_dataflow  # noqa: E402
-from bnncc.backends.fpga_rtl.synth import SynthesisError, synthesize  # noqa: E402
+from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions, hardware_inputs, plan  # noqa: E402
+from bnncc.backends.fpga.synth import SynthesisError, synthesize  # noqa: E402
 from bnncc.cost.devices import device  # noqa: E402
 from bnncc.frontend import load  # noqa: E402
 from bnncc.ir.executor import run_hardware  # noqa: E402
@@ -77,8 +77,8 @@ def model_path(source: str, work: Path) -> Path:
 def simulate_few(graph, opts: FpgaOptions, rtl: Path, images: int) -> dict:
     """Back-to-back images without gaps (the CNV is too slow for verify's 6 + 16 images here):
     every output compared with the executor, interval = spacing of the last two results."""
-    df, _, _ = plan_dataflow(graph, opts)
-    values = csim_vectors(graph, FpgaOptions(vectors=max(images - 2, 1), seed=opts.seed))[:images]
+    df = plan(graph, opts).design
+    values = hardware_inputs(graph, FpgaOptions(vectors=max(images - 2, 1), seed=opts.seed))[:images]
     expected = run_hardware(graph, values)[df.output_tensor].reshape(len(values), -1)
     run = rtl_sim.simulate(rtl, df, values)
     fout = df.output_format
@@ -103,7 +103,7 @@ def run_design(name: str, args, work: Path) -> dict:
     entry: dict = {"design": name, "model": str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent)
                    else path.name, "folding_option": fold, "times_s": {}}
     t = time.perf_counter()
-    report, code = compile_fpga(graph, opts)
+    report = FpgaBackend().compile(graph, opts)
     entry["times_s"]["compile_and_sim" if opts.sim else "compile"] = round(time.perf_counter() - t, 1)
     rtl = work / name / "rtl"
     entry["estimate"] = report["estimate"]

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from bnncc.errors import BnnccError
+from bnncc.ir.pow2 import pow2_exponent
 from bnncc.nn import layers as L
 from bnncc.nn.net import QuantNet, leaves
 from bnncc.onnx_writer import DialectWriter, IntQuantSpec
@@ -41,13 +42,8 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def _weight_unit(w: np.ndarray) -> float:
     """The largest power of two every weight is an integer multiple of (1 for all-zero weights)."""
-    nz = np.abs(w[w != 0]).astype(np.float64)
-    if nz.size == 0:
-        return 1.0
-    mant, exp = np.frexp(nz)
-    mi = (mant * 2.0**53).astype(np.uint64)
-    tz = np.bitwise_count((mi & (~mi + np.uint64(1))) - np.uint64(1)).astype(np.int64)  # trailing zeros
-    return 2.0 ** int((exp - 53 + tz).min())
+    e = pow2_exponent(w)
+    return 1.0 if e is None else 2.0**e
 
 
 class _Exactness:

@@ -22,6 +22,7 @@ import onnx
 from onnx import numpy_helper
 
 from bnncc import onnx_writer as _w
+from bnncc.ir.spec import int_range
 from bnncc.onnx_writer import (  # re-exported: the fixtures' public names predate the shared writer
     ADDER_CONV_OP,
     ADDER_DOMAIN,
@@ -64,17 +65,6 @@ _F32 = np.float32
 # --------------------------------------------------------------------------------------------------
 # Quantizer specs
 # --------------------------------------------------------------------------------------------------
-
-
-def int_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
-    """Integer code range of an n-bit quantizer, with QONNX's ``narrow`` meaning (drop one end code)."""
-    if bits < 1:
-        raise ValueError(f"bits must be >= 1, got {bits}")
-    if signed:
-        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        return (lo + 1 if narrow else lo), hi
-    hi = 2**bits - 1
-    return 0, (hi - 1 if narrow else hi)
 
 
 def _sample(rng: np.random.Generator, shape: tuple[int, ...], spec: IntQuantSpec | None) -> np.ndarray:

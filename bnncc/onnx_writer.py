@@ -10,11 +10,12 @@ nothing (the fixtures add their numpy calibration on top, the exporter takes its
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from bnncc.ir.spec import BN_EPS, IntQuantSpec
 
 OPSET = 13
 IR_VERSION = 8
@@ -22,7 +23,6 @@ ADDER_DOMAIN = "bnncc"
 ADDER_OP = "AdderMatMul"
 ADDER_CONV_OP = "AdderConv"
 BATCH_DIM = "N"
-BN_EPS = 1e-5
 
 _F32 = np.float32
 
@@ -40,15 +40,6 @@ __all__ = [
     "adder_function",
     "fold_batchnorm",
 ]
-
-
-@dataclass(frozen=True)
-class IntQuantSpec:
-    """An n-bit integer quantizer ``Mul(Clip(Round(Div(x, scale)), qmin, qmax), scale)``."""
-
-    scale: float
-    qmin: int
-    qmax: int
 
 
 def fold_batchnorm(gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bnncc import fixtures
-from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
+from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
 from bnncc.errors import BnnccError
 from bnncc.frontend import load, read_onnx
 from bnncc.ir import ops
@@ -156,7 +156,8 @@ def test_strided_adder_conv_csim_bit_exact(tmp_path) -> None:
     """The stride-1 fixture runs in tests/test_hls.py; here the window generator skips pixels."""
     path = str(fixtures.save(_strided_model(2), tmp_path / "s.onnx"))
     opts = FpgaOptions(out=str(tmp_path / "out"), part="xcu250-figd2104-2L-e", csim=True, vectors=16)
-    report, code = compile_fpga(load(path), opts)
+    report = FpgaBackend().compile(load(path), opts)
+    code = FpgaBackend().exit_code(report)
     assert code == 0 and report["verification"]["csim"] == {"passed": True, "vectors": 18, "mismatches": 0}
 
 

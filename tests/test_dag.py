@@ -55,3 +55,11 @@ def test_chain_check_names_the_branching_node():
         graph.chain("the test")
     straight = Graph("chain", "x", graph.input_type, graph.nodes[:2], dict(graph.types), ["y"])
     assert straight.chain("the test") == straight.nodes
+
+
+def test_the_fpga_dataflow_refuses_a_branching_graph():
+    from bnncc.hw import dataflow
+
+    graph, _ = branching_graph()
+    with pytest.raises(BnnccError, match=r"dag-test: node MatMul \(from 'a'\) feeds several nodes; the FPGA backend"):
+        dataflow.build(graph)

@@ -13,15 +13,16 @@ import pytest
 from brevitas_models import binary_cnn as brevitas_cnn
 
 from bnncc import fixtures
-from bnncc.backends import dataflow
-from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga, csim_vectors
+from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions, hardware_inputs, plan
 from bnncc.cli import main
 from bnncc.data.mnist import load_mnist5k
 from bnncc.errors import BnnccError
 from bnncc.frontend import load
+from bnncc.hw import dataflow
 from bnncc.ir.executor import run_hardware
 from bnncc.sim import csim
 
+FPGA = FpgaBackend()
 FINN = "../shared/models/finn-tfc-w1a1"
 ZOO = "../shared/models/qonnx-zoo-tfc"
 
@@ -37,7 +38,7 @@ def _folding(path: str, mode: str, tmp_path: Path, seed: int = 0) -> str:
     df = dataflow.build(load(path))
     rng = np.random.default_rng(seed)
     blocks = {}
-    for b in df.foldable():
+    for b in df.blocks:
         options = b.options()
         if mode == "folded":
             blocks[b.name] = min(options, key=lambda o: sum(o.values()))
@@ -53,7 +54,8 @@ def _folding(path: str, mode: str, tmp_path: Path, seed: int = 0) -> str:
 def _compile(path: str, tmp_path: Path, **kw) -> tuple[dict, int]:
     kw.setdefault("out", str(tmp_path / "out"))
     kw.setdefault("part", "xcu250-figd2104-2L-e")
-    return compile_fpga(load(path), FpgaOptions(**kw))
+    report = FPGA.compile(load(path), FpgaOptions(**kw))
+    return report, FPGA.exit_code(report)
 
 
 def test_finn_tfc_with_finn_folding(tmp_path):
@@ -134,9 +136,8 @@ def test_mismatch_names_first_differing_layer(tmp_path):
     # flip the lowest weight bit of every row of layer 1
     header.write_text(re.sub(r"0x([0-9a-f]+)ULL", lambda m: f"0x{int(m.group(1), 16) ^ 1:x}ULL", header.read_text()))
     graph = load(path)
-    df = dataflow.build(graph)
-    values = csim_vectors(graph, FpgaOptions(vectors=16))
-    result = csim.run(hls, df, values, run_hardware(graph, values))
+    values = hardware_inputs(graph, FpgaOptions(vectors=16))
+    result = csim.run(hls, plan(graph, FpgaOptions()).design, values, run_hardware(graph, values))
     assert not result.passed and result.mismatches > 0
     assert result.first_layer.startswith("mvau1 ")
 
@@ -149,8 +150,8 @@ def test_reading_an_empty_stream_fails(tmp_path):
     words = int(re.search(r"#define BNNCC_IN_WORDS (\d+)", top_h.read_text()).group(1))
     top_h.write_text(top_h.read_text().replace(f"BNNCC_IN_WORDS {words}", f"BNNCC_IN_WORDS {words - 1}"))
     graph = load(path)
-    values = csim_vectors(graph, FpgaOptions(vectors=2))
-    result = csim.run(hls, dataflow.build(graph), values, run_hardware(graph, values))
+    values = hardware_inputs(graph, FpgaOptions(vectors=2))
+    result = csim.run(hls, plan(graph, FpgaOptions()).design, values, run_hardware(graph, values))
     assert not result.passed and "read while empty" in result.first_mismatch
 
 
@@ -192,7 +193,7 @@ def test_json_equals_report_and_exit_codes(tmp_path, capsys):
     bad.write_text(json.dumps({"format": "bnncc-folding", "blocks": {"mvau0": {"PE": 5, "SIMD": 1}}}))
     assert main([path, "--target", "fpga", "-o", str(tmp_path / "o3"), "--folding", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "mvau0: PE=5 must divide MH=32" in err and not (tmp_path / "o3").exists()
+    assert "mvau0: PE=5 must be a positive integer dividing MH=32" in err and not (tmp_path / "o3").exists()
 
 
 def test_fps_chooses_cheapest_folding_and_refuses_the_impossible(tmp_path, capsys):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from ir_graphs import layer_graph, random_thresholds
 
-from bnncc.backends import dataflow
-from bnncc.backends.fpga_hls import project
+from bnncc.backends.fpga import hls
+from bnncc.hw import dataflow
+from bnncc.hw.design import realize
 from bnncc.ir import ops
 from bnncc.ir.dtypes import BIPOLAR, int_type
 from bnncc.ir.executor import run_hardware
@@ -21,14 +22,11 @@ OPTIONS = {"part": "xcu250-figd2104-2L-e", "clock_ns": "10", "ap_ctrl": "ap_ctrl
 def _csim(tmp_path, graph, seed: int) -> None:
     rng = np.random.default_rng(seed)
     df = dataflow.build(graph)
-    for b in df.foldable():
-        options = b.options()
-        b.set_folding(options[int(rng.integers(len(options)))])
-    df = dataflow.relink(df)
-    project.write(tmp_path, df, "layer-test", OPTIONS)
+    design = realize(df, {b.name: b.fold(b.options()[int(rng.integers(len(b.options())))]) for b in df.blocks})
+    hls.write(tmp_path, design, "layer-test", OPTIONS)
     t = graph.input_type
     values = rng.choice(t.dtype.values(), size=(12,) + t.shape)
-    result = csim.run(tmp_path / "hls", df, values, run_hardware(graph, values))
+    result = csim.run(tmp_path / "hls", design, values, run_hardware(graph, values))
     assert result.passed and result.vectors == 12, result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnncc.backends.io_format import StreamFormat, element_format
+from bnncc.hw.stream import StreamFormat, element_format
 from bnncc.ir.dtypes import BIPOLAR, int_type
 
 RANGES = {"bipolar": (-1, 1), "signed": (-4, 3), "unsigned": (0, 255)}

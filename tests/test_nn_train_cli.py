@@ -11,19 +11,17 @@ import pytest
 import torch
 
 from bnncc import cli
+from bnncc.commands import train as train_cli
 from bnncc.data import load_dataset
 from bnncc.errors import BnnccError
 from bnncc.export import onnxruntime_outputs
-from bnncc.nn import cli as train_cli
 from bnncc.nn import zoo
 from bnncc.nn.train import TrainConfig, train
 
 
 def _train_main(argv: list[str]) -> int:
-    """`bnncc train` through the top-level CLI once it is wired in, else through bnncc.nn.cli."""
-    if "train" in getattr(cli, "SUBCOMMANDS", ()):
-        return cli.main(["train", *argv])
-    return train_cli.main(["train", *argv])
+    """`bnncc train` through the top-level CLI."""
+    return cli.main(["train", *argv])
 
 
 def test_train_tfc_mnist5k_one_epoch_then_inspect_and_run(tmp_path, capsys):
@@ -67,10 +65,10 @@ def test_training_is_reproducible():
 
 
 def test_train_cli_errors(tmp_path, capsys):
-    assert train_cli.main(["train", "--model", "lightnn2-mlp", "--dataset", "mnist5k", "--low-memory",
+    assert cli.main(["train", "--model", "lightnn2-mlp", "--dataset", "mnist5k", "--low-memory",
                            "-o", str(tmp_path / "m.onnx")]) == 2
     assert "binary models" in capsys.readouterr().err
-    assert train_cli.main(["train", "--model", "tfc", "--dataset", "mnist5k", "--epochs", "0",
+    assert cli.main(["train", "--model", "tfc", "--dataset", "mnist5k", "--epochs", "0",
                            "-o", str(tmp_path / "m.onnx")]) == 2
 
 
@@ -99,8 +97,6 @@ def test_fashion_mnist_reads_plain_and_gzipped_idx(tmp_path, monkeypatch):
         load_fashion_mnist("test")
 
 
-@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").exists(),
-                    reason="dataset-fashion-mnist not installed")
 def test_fashion_mnist_from_the_debian_package():
     x_train, y_train, x_test, y_test = load_dataset("fashion-mnist")
     assert x_train.shape == (60000, 1, 28, 28) and x_test.shape == (10000, 1, 28, 28)
@@ -114,11 +110,10 @@ def test_parser_names_match_the_zoo_and_do_not_import_torch():
     assert list(train_cli.ZOO_MODELS) == zoo.names()
     import argparse
 
-    parser = train_cli.add_train_parser(argparse.ArgumentParser().add_subparsers())
+    parser = train_cli.add_parser(argparse.ArgumentParser().add_subparsers())
     defaults, config = parser.parse_args(["--model", "tfc", "--dataset", "mnist5k", "-o", "m.onnx"]), TrainConfig()
     assert (defaults.flight_lambda, defaults.batch_size) == (config.flight_lambda, config.batch_size)
-    code = ("import argparse, sys; from bnncc.nn.cli import add_train_parser; "
-            "add_train_parser(argparse.ArgumentParser().add_subparsers()); print('torch' in sys.modules)")
+    code = ("import sys; from bnncc.cli import build_parsers; build_parsers(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -130,10 +125,10 @@ def test_distribution_loss_training_runs_and_flag_conflicts(tmp_path, capsys):
     metrics = train(net, data, TrainConfig(epochs=1, max_train=500, distribution_loss=0.05), progress=False)
     assert metrics["test_accuracy"] > 0.3 and all(m.stats is None or not m.track for m in net.modules()
                                                    if hasattr(m, "track"))
-    assert train_cli.main(["train", "--model", "tfc", "--dataset", "mnist5k", "--low-memory", "--distribution-loss",
+    assert cli.main(["train", "--model", "tfc", "--dataset", "mnist5k", "--low-memory", "--distribution-loss",
                            "-o", str(tmp_path / "m.onnx")]) == 2
     assert "--low-memory" in capsys.readouterr().err
-    assert train_cli.main(["train", "--model", "lightnn2-mlp", "--dataset", "mnist5k", "--distribution-loss",
+    assert cli.main(["train", "--model", "lightnn2-mlp", "--dataset", "mnist5k", "--distribution-loss",
                            "-o", str(tmp_path / "m.onnx")]) == 2
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bnncc.backends.fpga_hls.reports import add_report_parser, format_report, read_reports
 from bnncc.cli import main
+from bnncc.commands.report import add_parser as add_report_parser
+from bnncc.cost.vendor import format_report, read_reports
 from bnncc.errors import BnnccError
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "reports" / "vivado-2020.1-xc7z020"

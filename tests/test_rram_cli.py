@@ -9,49 +9,39 @@ import numpy as np
 import pytest
 
 from bnncc import fixtures
-from bnncc.backends.rram.cli import add_compile_options, add_sweep_parser, compile_rram, exit_code, summary
-from bnncc.backends.rram.sweep import load_dataset, parse_bits, parse_floats
+from bnncc.backends.rram.backend import RramBackend
+from bnncc.cli import build_parsers, main
+from bnncc.commands.compile import rram_options
+from bnncc.commands.rram_sweep import load_inputs, parse_bits, parse_floats
 from bnncc.errors import BnnccError
 from bnncc.frontend import load
 
 TFC = "../shared/models/qonnx-zoo-tfc/TFC_1W1A.onnx"
+RRAM = RramBackend()
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The two parsers of bnncc/cli.py with the RRAM hooks added, as the lead wires them."""
-    sub = argparse.ArgumentParser(prog="bnncc")
-    add_sweep_parser(sub.add_subparsers(dest="command", required=True))
-    comp = argparse.ArgumentParser(prog="bnncc")
-    comp.add_argument("model")
-    comp.add_argument("--target", choices=["fpga", "rram"], required=True)
-    comp.add_argument("-o", "--out", default="out")
-    comp.add_argument("--json", action="store_true")
-    add_compile_options(comp)
-    return sub, comp
+    """The subcommand parser and the compile parser of bnncc/cli.py."""
+    return build_parsers()
 
 
 def test_compile_through_the_parser(tmp_path):
     _, comp = _parsers()
     args = comp.parse_args([TFC, "--target", "rram", "-o", str(tmp_path), "--sim", "--xbar", "64x64",
                             "--encoding", "reference", "--cell-bits", "2", "--json"])
-    report = compile_rram(load(args.model), args)
+    report = RRAM.compile(load(args.model), rram_options(args))
     json.dumps(report)  # what --json prints
     assert report["crossbar"] == "64x64" and report["encoding"] == "reference" and report["cell_bits"] == 2
-    assert report["verification"]["crossbar_sim"]["passed"] and exit_code(report) == 0
+    assert report["verification"]["crossbar_sim"]["passed"] and RRAM.exit_code(report) == 0
     assert report["out"] == str(tmp_path / "rram")
     on_disk = json.loads((tmp_path / "rram" / "report.json").read_text())
     assert on_disk == {k: v for k, v in report.items() if k != "out"}
 
 
-def test_compile_options_share_an_existing_input_option(tmp_path):
-    comp = argparse.ArgumentParser(prog="bnncc")
-    comp.add_argument("model")
-    comp.add_argument("-o", "--out", default="out")
-    comp.add_argument("--input", help="the fpga target's --csim input")
-    add_compile_options(comp)
+def test_input_option_feeds_the_crossbar_simulation(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((3, 1, 28, 28), np.float32))
-    args = comp.parse_args([TFC, "-o", str(tmp_path), "--input", str(tmp_path / "x.npy")])
-    assert compile_rram(load(TFC), args)["verification"]["crossbar_sim"]["vectors"] == 3
+    assert main([TFC, "--target", "rram", "-o", str(tmp_path), "--input", str(tmp_path / "x.npy"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verification"]["crossbar_sim"]["vectors"] == 3
 
 
 def test_compile_defaults(tmp_path):
@@ -59,13 +49,13 @@ def test_compile_defaults(tmp_path):
     args = comp.parse_args([TFC, "--target", "rram", "-o", str(tmp_path)])
     assert (args.xbar, args.encoding, args.cell_bits, args.adc_bits, args.sim, args.input) == \
         ("128x128", "differential", 1, None, False, None)
-    report = compile_rram(load(args.model), args)
-    assert "verification" not in report and exit_code(report) == 0
-    text = summary(report)
+    report = RRAM.compile(load(args.model), rram_options(args))
+    assert "verification" not in report and RRAM.exit_code(report) == 0
+    text = RRAM.summary(report)
     assert "10 crossbars 128x128" in text and "TOPS/W" in text and "crossbar sim" not in text
-    bad = compile_rram(load(args.model), comp.parse_args([TFC, "--target", "rram", "-o", str(tmp_path), "--sim",
-                                                          "--adc-bits", "5"]))
-    assert "FAILED (first differing layer 1)" in summary(bad) and "below the exact" in summary(bad)
+    bad = RRAM.compile(load(args.model), rram_options(comp.parse_args([TFC, "--target", "rram", "-o", str(tmp_path),
+                                                                     "--sim", "--adc-bits", "5"])))
+    assert "FAILED (first differing layer 1)" in RRAM.summary(bad) and "below the exact" in RRAM.summary(bad)
 
 
 def test_sweep_writes_table_plot_and_costs_accuracy(tmp_path, capsys):
@@ -113,11 +103,11 @@ def test_sweep_option_errors():
         parse_bits("0")
     assert parse_bits("exact, 4,3") == [None, 4, 3]
     with pytest.raises(BnnccError, match="--dataset digits: images of shape \\[1, 8, 8\\] do not fit"):
-        load_dataset("digits", 10, 0, (1, 28, 28))
-    x, y = load_dataset("digits", 10, 0, (64,), divide=16)
+        load_inputs("digits", 10, 0, (1, 28, 28))
+    x, y = load_inputs("digits", 10, 0, (64,), divide=16)
     assert x.shape == (10, 64) and x.max() <= 1 and y.shape == (10,)
 
 
 def test_sweep_fashion_mnist_loader():
-    x, y = load_dataset("fashion-mnist", 20, 0, (1, 28, 28))
+    x, y = load_inputs("fashion-mnist", 20, 0, (1, 28, 28))
     assert x.shape == (20, 1, 28, 28) and x.max() <= 255 and set(np.unique(y)) <= set(range(10))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -14,11 +13,12 @@ import pytest
 
 from bnncc import fixtures
 from bnncc.backends.rram import host
-from bnncc.backends.rram.cli import compile_rram
+from bnncc.backends.rram.backend import RramBackend, RramOptions
 from bnncc.backends.rram.config import RramConfig, parse_xbar
 from bnncc.backends.rram.estimate import ADC_TABLE, CONSTANTS, adc_cost, estimate
 from bnncc.backends.rram.mapper import map_graph
 from bnncc.backends.rram.weights import adc_windows, encode, exact_bits, tile_conductance
+from bnncc.commands.common import read_npy
 from bnncc.errors import BnnccError
 from bnncc.frontend import load
 from bnncc.ir import float_ops, ops
@@ -27,12 +27,11 @@ from bnncc.ir.graph import TensorType
 
 TFC = "../shared/models/qonnx-zoo-tfc/TFC_1W1A.onnx"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "rram-mapping.md"
+RRAM = RramBackend()
 
 
-def _args(out: Path, **kw) -> argparse.Namespace:
-    base = {"out": str(out), "json": True, "xbar": "128x128", "encoding": "differential", "cell_bits": 1,
-            "adc_bits": None, "g_on": 1 / 6e3, "g_off": 1 / 900e3, "sim": False, "input": None}
-    return argparse.Namespace(**(base | kw))
+def _args(out: Path, **kw) -> RramOptions:
+    return RramOptions(out=str(out), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +96,7 @@ def test_windows_are_the_reachable_range():
 
 
 def test_tfc_tiles_and_report(tfc, tmp_path):
-    report = compile_rram(tfc, _args(tmp_path))
+    report = RRAM.compile(tfc, _args(tmp_path))
     assert report["tiles"] == 10  # 784 rows -> 7 row tiles of 128; 64 outputs x G+/G- = 128 columns
     assert [layer["tiles"] for layer in report["layers"]] == [7, 1, 1, 1]
     assert report["adcs"] == 7 * 8 + 8 + 8 + 2  # 64 sensed pairs / 8 columns per ADC
@@ -126,21 +125,21 @@ def test_same_model_same_bytes(tmp_path):
     model = fixtures.binary_cnn(seed=0)
     graph = load(str(fixtures.save(model, tmp_path / "m.onnx")))
     for out in ("a", "b"):
-        compile_rram(graph, _args(tmp_path / out, sim=True, encoding="reference", cell_bits=2, xbar="64x32"))
+        RRAM.compile(graph, _args(tmp_path / out, sim=True, encoding="reference", cell_bits=2, xbar="64x32"))
     a, b = tmp_path / "a" / "rram", tmp_path / "b" / "rram"
     names = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for n in names:
         assert (a / n).read_bytes() == (b / n).read_bytes(), n
     # a second compile into the same folder replaces it cleanly
-    compile_rram(graph, _args(tmp_path / "a"))
+    RRAM.compile(graph, _args(tmp_path / "a"))
     assert not [p for p in (tmp_path / "a").iterdir() if p.name != "rram"]
 
 
 def test_model_names_never_reach_the_files(tmp_path):
     model = fixtures.with_hostile_names(fixtures.binary_mlp(seed=0), rename_input=True)
     graph = load(str(fixtures.save(model, tmp_path / "m.onnx")))
-    compile_rram(graph, _args(tmp_path, sim=True))
+    RRAM.compile(graph, _args(tmp_path, sim=True))
     for p in (tmp_path / "rram").rglob("*"):
         assert re.fullmatch(r"[a-z0-9_.]+", p.name), p.name
         if p.is_file() and p.suffix in (".json", ".onnx"):
@@ -166,23 +165,23 @@ def test_model_names_never_reach_the_files(tmp_path):
 ])
 def test_bad_options(tfc, tmp_path, kw, msg):
     with pytest.raises(BnnccError, match=msg):
-        compile_rram(tfc, _args(tmp_path, **kw))
+        RRAM.compile(tfc, _args(tmp_path, **kw))
     assert not (tmp_path / "rram").exists()
 
 
 def test_bad_input_file(tfc, tmp_path):
     (tmp_path / "x.npy").write_text("not numpy")
     with pytest.raises(BnnccError, match="--input .*not a readable .npy"):
-        compile_rram(tfc, _args(tmp_path, input=str(tmp_path / "x.npy")))
+        read_npy(str(tmp_path / "x.npy"))
     with pytest.raises(BnnccError, match="--input .*no such file"):
-        compile_rram(tfc, _args(tmp_path, input=str(tmp_path / "missing.npy")))
+        read_npy(str(tmp_path / "missing.npy"))
 
 
 def test_pow2_slices_need_wide_crossbars(tmp_path):
     graph = load(str(fixtures.save(fixtures.pow2_mlp(k=1, seed=0), tmp_path / "m.onnx")))
     with pytest.raises(BnnccError, match=r"layer \d+ \(MatMul\): --xbar 64x8 is too narrow: one output column "
                                          r"needs 10 physical columns \(5 slices"):
-        compile_rram(graph, _args(tmp_path, xbar="64x8"))
+        RRAM.compile(graph, _args(tmp_path, xbar="64x8"))
 
 
 def test_inexact_host_ops_are_refused():
@@ -271,7 +270,7 @@ def test_host_files_reproduce_every_quantizer_and_tail(tmp_path, head, tail, rou
 
     graph = load(str(_tiny(tmp_path, head, tail, rounding)))
     assert [n.op for n in graph.nodes[-1].op.nodes] == (["BatchNormalization"] if tail == "bn" else ["Mul", "TopK"])
-    compile_rram(graph, _args(tmp_path, xbar="8x8"))
+    RRAM.compile(graph, _args(tmp_path, xbar="8x8"))
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.integers(-12, 13, (40, 16)) * 0.25, rng.normal(0, 2, (40, 16))]).astype(np.float32)
     ref, got = run(graph, x), CrossbarSim(tmp_path / "rram").run(x)

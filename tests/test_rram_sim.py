@@ -7,7 +7,6 @@ proof; a one-conductance edit; non-ideal devices and ADCs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from bnncc import fixtures
-from bnncc.backends.rram.cli import compile_rram, exit_code
+from bnncc.backends.rram.backend import RramBackend, RramOptions
 from bnncc.frontend import load
 from bnncc.ir.executor import run
 from bnncc.sim.crossbar import CrossbarSim, NonIdeal
@@ -26,16 +25,15 @@ ZOO = "../shared/models/qonnx-zoo-tfc"
 FINN = "../shared/models/finn-tfc-w1a1"
 XBARS = ("64x64", "128x128", "256x256")
 ENCODINGS = ("differential", "reference")
+RRAM = RramBackend()
 
 
-def _args(out: Path, **kw) -> argparse.Namespace:
-    base = {"out": str(out), "json": True, "xbar": "128x128", "encoding": "differential", "cell_bits": 1,
-            "adc_bits": None, "g_on": 1 / 6e3, "g_off": 1 / 900e3, "sim": False, "input": None}
-    return argparse.Namespace(**(base | kw))
+def _args(out: Path, **kw) -> RramOptions:
+    return RramOptions(out=str(out), **kw)
 
 
 def _compile(graph, out: Path, **kw) -> Path:
-    compile_rram(graph, _args(out, **kw))
+    RRAM.compile(graph, _args(out, **kw))
     return out / "rram"
 
 
@@ -241,21 +239,21 @@ def test_fewer_adc_bits_cost_accuracy(models, mnist, tmp_path):
 
 def test_compile_with_too_few_adc_bits_fails_verification(models, tmp_path):
     graph, _ = models["tfc_w1a1"]
-    report = compile_rram(graph, _args(tmp_path, adc_bits=4, sim=True))
+    report = RRAM.compile(graph, _args(tmp_path, adc_bits=4, sim=True))
     sim = report["verification"]["crossbar_sim"]
     assert not report["adc_exact"] and not sim["passed"] and sim["mismatches"] > 0
-    assert sim["first_mismatch_layer"] == 1 and exit_code(report) == 1
-    ok = compile_rram(graph, _args(tmp_path, sim=True))
+    assert sim["first_mismatch_layer"] == 1 and RRAM.exit_code(report) == 1
+    ok = RRAM.compile(graph, _args(tmp_path, sim=True))
     assert ok["verification"]["crossbar_sim"] == {"passed": True, "vectors": 64, "mismatches": 0,
                                                   "first_mismatch_layer": None,
                                                   "compared": ok["verification"]["crossbar_sim"]["compared"]}
-    assert exit_code(ok) == 0
+    assert RRAM.exit_code(ok) == 0
 
 
 def test_sim_input_file_and_bad_schema(models, tmp_path):
     graph, x = models["tfc_w1a1"]
     np.save(tmp_path / "x.npy", x[:5])
-    report = compile_rram(graph, _args(tmp_path, input=str(tmp_path / "x.npy")))
+    report = RRAM.compile(graph, _args(tmp_path, input=np.load(tmp_path / "x.npy")))
     assert report["verification"]["crossbar_sim"]["vectors"] == 5
     m = json.loads((tmp_path / "rram" / "mapping.json").read_text())
     m["version"] = 99

@@ -16,8 +16,8 @@ import pytest
 from test_reports import REAL_HLS, REAL_VIVADO, TIMING, UTIL, XML
 
 from bnncc import fixtures
-from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
-from bnncc.backends.fpga_hls.reports import read_reports
+from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
+from bnncc.cost.vendor import read_reports
 from bnncc.frontend import load
 
 TCLSH = shutil.which("tclsh")
@@ -95,7 +95,8 @@ def projects(tmp_path_factory) -> dict[str, Path]:
     graph = load(str(tmp / "m.onnx"))
     out = {}
     for name, (part, clock_ns, _) in PROJECTS.items():
-        _, code = compile_fpga(graph, FpgaOptions(out=str(tmp / name), part=part, clock_ns=clock_ns))
+        report = FpgaBackend().compile(graph, FpgaOptions(out=str(tmp / name), part=part, clock_ns=clock_ns))
+        code = FpgaBackend().exit_code(report)
         assert code == 0
         out[name] = tmp / name / "hls"
     (tmp / "prelude.tcl").write_text(PRELUDE)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from bnncc.errors import BnnccError
-from bnncc.ir.passes.weight_grid import detect, naf
+from bnncc.ir.passes.weight_grid import detect
+from bnncc.ir.pow2 import naf
 
 
 def test_naf_counts_signed_powers_of_two():

@@ -16,6 +16,7 @@ class Device:
     bram18: int  # 18 Kb block RAMs (Xilinx: 2 per BRAM36; Lattice: EBR blocks)
     dsp: int
     uram: int = 0
+    lut_inputs: int = 6  # inputs of one LUT, the unit the datapath formulas count in
 
     @property
     def vendor(self) -> str:

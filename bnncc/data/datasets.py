@@ -29,3 +29,26 @@ def load_dataset(name: str, seed: int = 0) -> Split:
 
         return split_mnist5k(seed)
     raise BnnccError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+EVALUATION_SETS = ("digits", "fashion-mnist", "mnist5k")
+
+
+def evaluation_set(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels to evaluate a compiled model on, shuffled with ``seed``: all of MNIST 5k, the
+    Fashion-MNIST test set, or sklearn's 8x8 digits (raw pixels, as every loader here)."""
+    if name == "mnist5k":
+        from bnncc.data.mnist import load_mnist5k
+
+        return load_mnist5k(seed)
+    if name == "digits":
+        from bnncc.data.mnist import load_digits
+
+        return load_digits(seed)
+    if name == "fashion-mnist":
+        from bnncc.data.fashion import load_fashion_mnist
+
+        x, y = load_fashion_mnist("test")
+        order = np.random.default_rng(seed).permutation(len(y))
+        return x[order], y[order]
+    raise BnnccError(f"unknown data set {name!r}; choose one of {', '.join(EVALUATION_SETS)}")

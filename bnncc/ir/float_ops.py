@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnncc.errors import BnnccError
+from bnncc.ir.spec import int_range
 
 F32 = np.float32
 
@@ -391,7 +392,9 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
         return BipolarQuant(hi=float(a["hi"]), lo=float(a["lo"]), t=float(a["t"]))
     if node.op in ("Quant", "IntQuant"):
         bits = float(const(3).ravel()[0])
-        signed, narrow = int(a.get("signed", 1)), int(a.get("narrow", 0))
+        signed, narrow = a.get("signed", 1), a.get("narrow", 0)
+        if signed not in (0, 1) or narrow not in (0, 1):
+            raise BnnccError(f"{node.op} node '{node.name}': signed={signed!r} and narrow={narrow!r} must be 0 or 1")
         if bits != int(bits) or not 1 <= bits <= 8:
             raise BnnccError(f"{node.op} node '{node.name}': bit width {bits} is not an integer in 1..8")
         bits = int(bits)
@@ -400,8 +403,7 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
             if s.size != 1 or float(const(2).ravel()[0]) != 0:
                 raise BnnccError(f"{node.op} node '{node.name}': 1-bit signed quant needs scalar scale, zp 0")
             return BipolarQuant(hi=float(s.ravel()[0]), lo=-float(s.ravel()[0]))
-        qmin = -(2 ** (bits - 1)) + narrow if signed else 0
-        qmax = 2 ** (bits - 1) - 1 if signed else 2**bits - 1 - narrow
+        qmin, qmax = int_range(bits, bool(signed), bool(narrow))
         rounding = a.get("rounding_mode", "ROUND")
         rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
         if rounding.upper() not in ROUNDING:

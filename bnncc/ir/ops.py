@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnncc.errors import BnnccError
+from bnncc.ir.bits import pack_bits
 from bnncc.ir.dtypes import DataType, int_type
 from bnncc.ir.float_ops import FloatNode, adder_product, make_quantizer, run_node
 from bnncc.ir.graph import TensorType
@@ -154,15 +155,6 @@ class MatMul:
 
     def __str__(self) -> str:
         return f"MatMul(W: {self.grid}[{self.weights.shape[0]}x{self.weights.shape[1]}])"
-
-
-def pack_bits(bits: np.ndarray) -> np.ndarray:
-    """Pack a 0/1 array along its last axis into uint64 words (bit i of word i // 64)."""
-    n = bits.shape[-1]
-    words = -(-n // 64)
-    padded = np.zeros(bits.shape[:-1] + (words * 64,), dtype=np.uint8)
-    padded[..., :n] = bits
-    return np.packbits(padded, axis=-1, bitorder="little").view(np.uint64)
 
 
 @dataclass

@@ -2,8 +2,7 @@
 the distribution loss, low-memory BNN training, the model zoo and the training loop.
 
 Every layer's eval-mode forward is the exported dialect graph op for op (``bnncc.export``).
-Names are loaded on first use, so ``bnncc.nn.cli`` (imported by the ``bnncc`` command for its
-argument parser) does not import torch.
+Names are loaded on first use, so importing the package does not import torch.
 """
 
 from __future__ import annotations

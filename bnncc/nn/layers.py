@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bnncc.ir.spec import BN_EPS, IntQuantSpec, int_range
 from bnncc.nn import quantizers as Q
 from bnncc.nn.adder import adder_matmul
-from bnncc.onnx_writer import BN_EPS, IntQuantSpec
 
 __all__ = [
     "AdderConv2d",
@@ -59,7 +59,7 @@ class IntAct(nn.Module):
         if bits < 1 or scale <= 0:
             raise ValueError(f"need bits >= 1 and scale > 0, got bits={bits}, scale={scale}")
         self.bits, self.signed = bits, signed
-        self.qmin, self.qmax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        self.qmin, self.qmax = int_range(bits, signed)
         self.register_buffer("scale", _scalar(scale))
 
     @property

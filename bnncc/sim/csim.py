@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bnncc.backends.dataflow import Dataflow
 from bnncc.errors import BnnccError
+from bnncc.hw.design import Design
 
 FLAGS = ["-std=c++14", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas",
          # inlined ap_int code raises these two falsely at -O1 and above (see docs/architecture.md)
@@ -67,9 +67,9 @@ def compile_testbench(hls: Path, trace: bool = False) -> Path:
     return exe
 
 
-def write_vectors(data: Path, df: Dataflow, values: np.ndarray, expected: np.ndarray) -> None:
+def write_vectors(data: Path, design: Design, values: np.ndarray, expected: np.ndarray) -> None:
     data.mkdir(parents=True, exist_ok=True)
-    fmt = df.input_format
+    fmt = design.input_format
     digits = -(-fmt.word_bits // 4)
     lines = [" ".join(f"{w:0{digits}x}" for w in image) for image in fmt.pack(values.reshape(len(values), -1))]
     (data / "input.hex").write_text("\n".join(lines) + "\n")
@@ -81,12 +81,12 @@ def _run(exe: Path, data: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), str(data)], capture_output=True, text=True, cwd=exe.parent)
 
 
-def run(hls: Path, df: Dataflow, values: np.ndarray, trace: dict[str, np.ndarray]) -> CsimResult:
+def run(hls: Path, design: Design, values: np.ndarray, trace: dict[str, np.ndarray]) -> CsimResult:
     """values: [N, ...] hardware input values; trace: the executor's run_hardware trace."""
     hls = hls.resolve()
     data = hls / "tb" / "tb_data"
-    expected = trace[df.output_tensor]
-    write_vectors(data, df, values, expected)
+    expected = trace[design.output_tensor]
+    write_vectors(data, design, values, expected)
     p = _run(compile_testbench(hls), data)
     m = re.search(r"RESULT vectors=(\d+) mismatches=(\d+)", p.stdout)
     if m is None:
@@ -98,27 +98,27 @@ def run(hls: Path, df: Dataflow, values: np.ndarray, trace: dict[str, np.ndarray
     first = next((line for line in p.stdout.splitlines() if line.startswith(("MISMATCH", "ERROR"))), "")
     result.first_mismatch = warnings[0] if warnings else first  # a stream fault is the root cause
     if not result.passed:
-        result.first_layer = first_differing_layer(hls, df, values, trace, first)
+        result.first_layer = first_differing_layer(hls, design, values, trace, first)
     return result
 
 
-def first_differing_layer(hls: Path, df: Dataflow, values: np.ndarray, trace: dict[str, np.ndarray],
+def first_differing_layer(hls: Path, design: Design, values: np.ndarray, trace: dict[str, np.ndarray],
                           first: str) -> str:
     """Trace the first failing image through the C model and name the first block that differs."""
     m = re.search(r"image (\d+)", first)
     image = int(m.group(1)) if m else 0
     data = hls / "build" / "trace_data"
-    expected = trace[df.output_tensor]
-    write_vectors(data, df, values[image:image + 1], expected[image:image + 1])
+    expected = trace[design.output_tensor]
+    write_vectors(data, design, values[image:image + 1], expected[image:image + 1])
     _run(compile_testbench(hls, trace=True), data)
     lines = (data / "trace.txt").read_text().splitlines() if (data / "trace.txt").exists() else []
     got = {line.split()[0]: np.array(line.split()[1:], dtype=np.int64) for line in lines if line.strip()}
-    for b in df.blocks[:-1]:
-        want = trace[b.tensor][image].reshape(-1)
-        if b.name in got and not np.array_equal(got[b.name], want):
-            diff = int(np.flatnonzero(got[b.name] != want)[0]) if got[b.name].size == want.size else -1
-            return f"{b.name} (image {image}, element {diff})"
-    return df.blocks[-1].name
+    for s in design.stages[:-1]:
+        want = trace[s.block.tensor][image].reshape(-1)
+        if s.name in got and not np.array_equal(got[s.name], want):
+            diff = int(np.flatnonzero(got[s.name] != want)[0]) if got[s.name].size == want.size else -1
+            return f"{s.name} (image {image}, element {diff})"
+    return design.stages[-1].name
 
 
 def clean(hls: Path) -> None:

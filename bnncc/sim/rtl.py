@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bnncc.backends.dataflow import Dataflow
 from bnncc.errors import BnnccError
+from bnncc.hw.design import Design
 
 SOURCES = ["bnncc_lib.v", "bnncc_top.v"]
 SIMULATORS = {"icarus": "iverilog", "verilator": "verilator"}
@@ -54,14 +54,14 @@ def build(rtl: Path, simulator: str = "icarus"):
     return runner
 
 
-def simulate(rtl: Path, df: Dataflow, values: np.ndarray, *, gaps: float = 0.0, backpressure: float = 0.0,
+def simulate(rtl: Path, design: Design, values: np.ndarray, *, gaps: float = 0.0, backpressure: float = 0.0,
              seed: int = 0, simulator: str = "icarus", max_cycles: int | None = None) -> Run:
     rtl = rtl.resolve()
     build_dir = rtl / "build" / simulator
     runner = build(rtl, simulator)
-    fin, fout = df.input_format, df.output_format
+    fin, fout = design.input_format, design.output_format
     images = fin.pack(values.reshape(len(values), -1))
-    limit = max_cycles or (len(values) + 4) * df.interval() * 4 + 20 * sum(b.cycles() for b in df.blocks) + 10_000
+    limit = max_cycles or (len(values) + 4) * design.interval() * 4 + 20 * design.latency() + 10_000
     spec = {"input": [[format(w, "x") for w in image] for image in images], "output_words": fout.words,
             "input_gap_probability": gaps, "backpressure_probability": backpressure, "seed": seed,
             "max_cycles": int(limit)}
@@ -85,11 +85,11 @@ def _pythonpath() -> str:
     return os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
 
 
-def verify(rtl: Path, df: Dataflow, values: np.ndarray, expected: np.ndarray, *, seed: int = 0,
+def verify(rtl: Path, design: Design, values: np.ndarray, expected: np.ndarray, *, seed: int = 0,
            simulator: str = "icarus", images_for_rate: int = 16) -> dict:
     """Bit-exactness under random gaps and back-pressure, then the interval over back-to-back images."""
-    fout = df.output_format
-    run = simulate(rtl, df, values, gaps=0.3, backpressure=0.3, seed=seed, simulator=simulator)
+    fout = design.output_format
+    run = simulate(rtl, design, values, gaps=0.3, backpressure=0.3, seed=seed, simulator=simulator)
     want = expected.reshape(len(expected), -1)
     got = [fout.unpack([image])[0] if len(image) == fout.words else None for image in run.outputs]
     mismatches = sum(1 for g, w in zip(got, want, strict=False) if g is None or not np.array_equal(g, w))
@@ -97,12 +97,12 @@ def verify(rtl: Path, df: Dataflow, values: np.ndarray, expected: np.ndarray, *,
     n = max(images_for_rate, 2)
     reps = -(-n // len(values))
     rate_values = np.concatenate([values] * reps)[:n]
-    rate = simulate(rtl, df, rate_values, seed=seed, simulator=simulator)
+    rate = simulate(rtl, design, rate_values, seed=seed, simulator=simulator)
     ends = [rate.output_cycles[(i + 1) * fout.words - 1] for i in range(len(rate.outputs))]
     half = len(ends) // 2
     measured = (ends[-1] - ends[half - 1]) / (len(ends) - half) if len(ends) == n else float("inf")
     latency = ends[0] - rate.first_input_cycle + 1 if ends else -1
-    designed = df.interval()
+    designed = design.interval()
     return {"passed": mismatches == 0, "vectors": len(values), "mismatches": int(mismatches),
             "cycles_per_image": measured, "latency_cycles": int(latency), "designed_interval": designed,
             "efficiency": designed / measured if measured else 0.0, "simulator": simulator}

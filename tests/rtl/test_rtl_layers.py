@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from ir_graphs import layer_graph, random_thresholds
 
-from bnncc.backends import dataflow
-from bnncc.backends.fpga_rtl import project
+from bnncc.backends.fpga import rtl as rtl_writer
+from bnncc.hw import dataflow
+from bnncc.hw.design import realize
 from bnncc.ir import ops
 from bnncc.ir.dtypes import BIPOLAR, int_type
 from bnncc.ir.executor import run_hardware
@@ -18,16 +19,13 @@ from bnncc.sim import rtl
 
 def _check(tmp_path, graph: Graph, rng, simulator: str = "icarus", images: int = 6) -> dict:
     df = dataflow.build(graph)
-    for b in df.foldable():
-        options = b.options()
-        b.set_folding(options[int(rng.integers(len(options)))])
-    df = dataflow.relink(df)
-    project.write(tmp_path, df, "layer-test")
+    design = realize(df, {b.name: b.fold(b.options()[int(rng.integers(len(b.options())))]) for b in df.blocks})
+    rtl_writer.write(tmp_path, design, "layer-test")
     t = graph.input_type
     values = rng.choice(t.dtype.values(), size=(images,) + t.shape)
-    expected = run_hardware(graph, values)[df.output_tensor]
-    result = rtl.verify(tmp_path / "rtl", df, values, expected, seed=int(rng.integers(1 << 30)), simulator=simulator,
-                        images_for_rate=16)
+    expected = run_hardware(graph, values)[design.output_tensor]
+    result = rtl.verify(tmp_path / "rtl", design, values, expected, seed=int(rng.integers(1 << 30)),
+                        simulator=simulator, images_for_rate=16)
     assert result["passed"] and result["mismatches"] == 0, result
     assert result["efficiency"] >= 0.95, result
     return result

@@ -8,7 +8,7 @@ import pytest
 from brevitas_models import binary_cnn as brevitas_cnn
 
 from bnncc import fixtures
-from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
+from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
 from bnncc.data.mnist import load_mnist5k
 from bnncc.frontend import load
 
@@ -18,7 +18,8 @@ ZOO = "../shared/models/qonnx-zoo-tfc"
 
 def _sim(path: str, tmp_path, **kw) -> dict:
     kw.setdefault("part", "xcu250-figd2104-2L-e")
-    report, code = compile_fpga(load(path), FpgaOptions(out=str(tmp_path / "out"), sim=True, **kw))
+    report = FpgaBackend().compile(load(path), FpgaOptions(out=str(tmp_path / "out"), sim=True, **kw))
+    code = FpgaBackend().exit_code(report)
     sim = report["verification"]["rtl_sim"]
     assert code == 0 and sim["passed"] and sim["mismatches"] == 0, sim
     assert sim["efficiency"] >= 0.95 and sim["cycles_per_image"] <= sim["designed_interval"] / 0.95, sim

@@ -7,30 +7,27 @@ A tiny binary MLP keeps each test within a few tens of seconds; the real designs
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bnncc import fixtures
-from bnncc.backends.fpga_hls.compile import FpgaOptions, compile_fpga
-from bnncc.backends.fpga_rtl import synth
+from bnncc.backends.fpga import synth
+from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
 from bnncc.cost.devices import device
 from bnncc.errors import BnnccError
 from bnncc.frontend import load
 
-pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="needs yosys (apt-get install yosys)")
-
 XILINX, ECP5 = "xc7z020clg400-1", "LFE5U-25F-6BG381C"
-# what compile_fpga leaves in OUT/rtl: the written sources and memory files, no synthesis scratch
+# what a compile leaves in OUT/rtl: the written sources and memory files, no synthesis scratch
 RTL_SUFFIXES = {".v", ".mem"}
 
 
 def _compile(tmp_path: Path, model, part: str, name: str = "tiny.onnx") -> tuple[dict, Path]:
     path = fixtures.save(model, tmp_path / name)
     out = tmp_path / "out"
-    report, code = compile_fpga(load(str(path)), FpgaOptions(out=str(out), part=part, synth=True))
-    assert code == 0
+    report = FpgaBackend().compile(load(str(path)), FpgaOptions(out=str(out), part=part, synth=True))
+    assert FpgaBackend().exit_code(report) == 0
     assert json.loads((out / "report.json").read_text())["measured"] == report["measured"]
     files = sorted(p.name for p in (out / "rtl").iterdir())
     assert {Path(f).suffix for f in files} <= RTL_SUFFIXES, files

@@ -9,9 +9,6 @@ renamed into place, so a failed compile never leaves half a mapping behind.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -67,22 +64,3 @@ def build_report(mapping: Mapping, est: dict, verification: dict | None) -> dict
     if verification is not None:
         report["verification"] = {"crossbar_sim": verification}
     return report
-
-
-def staging_dir(out: Path) -> Path:
-    """A fresh temporary folder inside `out`, on the same file system as the destination."""
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".rram-", dir=out))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary output folder
-    return tmp
-
-
-def replace_dir(tmp: Path, dest: Path) -> None:
-    """Move the finished folder into place (the old one, if any, is removed after the rename)."""
-    old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=".rram-old-", dir=dest.parent))
-        os.replace(dest, old / "rram")
-    os.replace(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

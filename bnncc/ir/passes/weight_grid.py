@@ -12,33 +12,16 @@ import numpy as np
 
 from bnncc.errors import BnnccError
 from bnncc.ir.ops import WeightGrid
+from bnncc.ir.pow2 import naf, pow2_exponent
 
 MAX_INT = 1 << 15
 
 
-def naf(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-adjacent form of each |n|: (number of signed powers of two, highest power used, -1 for 0).
-    The count is the fewest signed powers of two that sum to n."""
-    n = np.abs(n.astype(np.int64))
-    count, top, pos = np.zeros_like(n), np.full_like(n, -1), 0
-    while np.any(n):
-        odd = (n & 1) == 1
-        count += odd
-        top = np.where(odd, pos, top)
-        n = (n - np.where(odd, 2 - (n & 3), 0)) >> 1  # digit +1 or -1 where odd
-        pos += 1
-    return count, top
-
-
 def _pow2_scale(w: np.ndarray) -> int | None:
-    nz = np.abs(w[w != 0]).astype(np.float64)
-    if nz.size == 0:
+    e_min = pow2_exponent(w)
+    if e_min is None:
         return 0
-    mant, exp = np.frexp(nz)
-    mi = (mant * (1 << 53)).astype(np.uint64)
-    tz = np.bitwise_count((mi & (~mi + np.uint64(1))) - np.uint64(1)).astype(np.int64)
-    e_min = int((exp - 53 + tz).min())
-    return e_min if np.abs(nz * 2.0**-e_min).max() <= MAX_INT else None
+    return e_min if np.abs(w[w != 0]).astype(np.float64).max() * 2.0**-e_min <= MAX_INT else None
 
 
 def _column_scales(w: np.ndarray) -> np.ndarray | None:

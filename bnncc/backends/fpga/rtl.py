@@ -1,0 +1,68 @@
+"""Write OUT/rtl: the Verilog library (the registered block kinds' modules), a top that instantiates
+one module per stage with a FIFO on every stream between them, and the ROM contents as $readmemh
+files named by block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import bnncc
+from bnncc.backends.fpga.hls import stream_format
+from bnncc.backends.names import comment_safe
+from bnncc.backends.templates import environment, source
+from bnncc.hw.block import Memory
+from bnncc.hw.design import Design, Stage
+from bnncc.hw.registry import kinds
+
+LIBRARY = "bnncc_lib.v"
+
+
+def hex_rows(bits: np.ndarray) -> list[str]:
+    """[rows, n] 0/1 (bit j = 2**j) -> one hex number per row, as $readmemh reads them."""
+    digits = max(1, -(-bits.shape[1] // 4))
+    padded = np.zeros((bits.shape[0], digits * 4), dtype=np.uint8)
+    padded[:, : bits.shape[1]] = bits
+    nibbles = padded.reshape(bits.shape[0], digits, 4) @ np.array([1, 2, 4, 8])
+    return ["".join("0123456789abcdef"[n] for n in row[::-1]) for row in nibbles]
+
+
+def memory_file(stage: Stage, memory: Memory) -> str:
+    return f"{stage.name}_{memory.name}.mem"
+
+
+def instance(stage: Stage) -> tuple[list[tuple[str, object]], dict[str, list[str]]]:
+    """(Verilog parameters, memory files) of one stage: the block's table, then one file per ROM."""
+    params: list[tuple[str, object]] = [(p.name, p.value) for p in stage.block.params(stage.fold) if p.rtl]
+    files = {}
+    for m in stage.block.memories(stage.fold):
+        name = memory_file(stage, m)
+        params.append((m.param, f'"{name}"'))
+        files[name] = hex_rows(m.bit_rows(m.bits))
+    return params, files
+
+
+def write(root: Path, design: Design, model: str) -> None:
+    """Write OUT/rtl under `root`."""
+    env = environment()
+    rtl = root / "rtl"
+    rtl.mkdir(parents=True)
+    modules = [source(env, k.rtl_template) for k in kinds() if k.rtl_template]
+    (rtl / LIBRARY).write_text(env.get_template("rtl/bnncc_lib.v.j2").render(modules=modules))
+    blocks, fifos = [], []
+    for s in design.stages:
+        params, files = instance(s)
+        for name, lines in files.items():
+            (rtl / name).write_text("\n".join(lines) + "\n")
+        blocks.append({"name": s.name, "module": s.block.rtl_module, "params": params,
+                       "summary": s.block.summary(s.fold), "comment": comment_safe(", ".join(s.block.source)),
+                       "in_bits": s.in_format.word_bits, "out_bits": s.out_format.word_bits})
+    for prev, dst, fifo in zip(design.stages[:-1], design.stages[1:], design.fifos, strict=True):
+        fifos.append({"src": prev.name, "dst": dst.name, "module": fifo.block.rtl_module, "name": fifo.name,
+                      "params": [(p.name, p.value) for p in fifo.block.params(fifo.fold) if p.rtl],
+                      "words": fifo.block.words})
+    text = env.get_template("rtl/bnncc_top.v.j2").render(
+        version=bnncc.__version__, model=comment_safe(model), blocks=blocks, fifos=fifos, interval=design.interval(),
+        inp=stream_format(design.input_format), out=stream_format(design.output_format))
+    (rtl / "bnncc_top.v").write_text(text)

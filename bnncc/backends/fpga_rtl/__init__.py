@@ -1,1 +1,0 @@
-"""Verilog backend: the same dataflow blocks as the HLS backend, as RTL with valid/ready streams."""

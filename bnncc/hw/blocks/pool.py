@@ -1,0 +1,65 @@
+"""Max-pool K x K with stride K, NHWC, PE channel lanes in and out: a running maximum per output
+column of the current row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bnncc.errors import BnnccError
+from bnncc.hw.block import Fold, Param
+from bnncc.hw.blocks.pe_block import PeBlock
+from bnncc.hw.enums import ENCODINGS
+from bnncc.ir import ops
+
+
+@dataclass(eq=False)
+class Pool(PeBlock):
+    h: int = 0
+    w: int = 0
+    c: int = 0
+    k: int = 2
+    stride: int = 2
+    oh: int = 0
+    ow: int = 0
+
+    kind: ClassVar[str] = "pool"
+    finn_prefixes: ClassVar[tuple[str, ...]] = ("StreamingMaxPool",)
+    rtl_module: ClassVar[str] = "bnncc_maxpool"
+    hls_template: ClassVar[str] = "hls/blocks/pool.j2"
+    rtl_template: ClassVar[str] = "rtl/blocks/pool.v"
+
+    @classmethod
+    def lower(cls, graph, nodes, i, name):
+        n = nodes[i]
+        if not isinstance(n.op, ops.MaxPool):
+            return None
+        if n.op.kernel != n.op.stride:
+            raise BnnccError(f"{graph.path}: node {n.describe()}: the streaming max-pool needs kernel = stride "
+                             f"(got {n.op.kernel}, {n.op.stride})")
+        t_in, t_out = graph.types[n.input], graph.types[n.output]
+        (h, w, c), (oh, ow, _) = t_in.shape, t_out.shape
+        return cls(name(cls.kind), t_in.dtype, t_out.dtype, t_in.size, t_out.size, n.output, list(n.source), h=h,
+                   w=w, c=c, k=n.op.kernel, stride=n.op.stride, oh=oh, ow=ow), 1
+
+    @property
+    def channels(self) -> int:
+        return self.c
+
+    def cycles(self, f: Fold):
+        return self.h * self.w * self.c // f["PE"]
+
+    def params(self, f: Fold) -> list[Param]:
+        i = self.in_format(f)
+        return [Param("BITS", i.bits), Param("ENC", ENCODINGS[i.encoding]), Param("H", self.h), Param("W", self.w),
+                Param("C", self.c), Param("K", self.k), Param("OH", self.oh), Param("OW", self.ow),
+                Param("PE", f["PE"])]
+
+    def describe(self) -> str:
+        return f"max-pool {self.k}x{self.k}, {self.h}x{self.w}x{self.c} -> {self.oh}x{self.ow}"
+
+    def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
+        pe = f["PE"]
+        line = model.memory(self.ow * self.c // pe, pe * self.in_bits, "auto", device)
+        return {"lut": {"control": 1, "line_buffer": line["lut"], "compare": pe * self.in_bits * 2},
+                "bram18": {"line_buffer": line["bram18"]}}

@@ -1,0 +1,162 @@
+"""A design: the dataflow with one folding, and everything that folding implies between blocks (width
+converters where a producer's lanes differ from its consumer's, a FIFO on every stream), its
+schedule and its cost. `realize` builds it from the two values; nothing in a block changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnncc.cost.devices import Device
+from bnncc.cost.model import RESOURCES, CostModel
+from bnncc.hw import schedule
+from bnncc.hw.block import Block, Fold
+from bnncc.hw.blocks.dwc import Dwc, dwc_cycles
+from bnncc.hw.blocks.fifo import Fifo, fifo_terms
+from bnncc.hw.dataflow import Dataflow
+from bnncc.hw.stream import StreamFormat
+
+Folding = dict[str, Fold]  # block name -> fold: the value --folding, --fps and a search produce
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One block of the design with its fold."""
+
+    block: Block
+    fold: Fold
+
+    @property
+    def name(self) -> str:
+        return self.block.name
+
+    @property
+    def in_format(self) -> StreamFormat:
+        return self.block.in_format(self.fold)
+
+    @property
+    def out_format(self) -> StreamFormat:
+        return self.block.out_format(self.fold)
+
+    def cycles(self) -> int:
+        return int(self.block.cycles(self.fold))
+
+    def shown_fold(self) -> dict:
+        """The folding parameters as reports show them."""
+        return {k: self.fold[k] for k in self.block.fold_keys}
+
+
+@dataclass
+class Design:
+    dataflow: Dataflow
+    folding: Folding
+    stages: list[Stage]  # stream order, width converters included
+    fifos: list[Stage]  # fifos[i] is the stream into stages[i + 1]
+
+    @property
+    def input_format(self) -> StreamFormat:
+        return self.stages[0].in_format
+
+    @property
+    def output_format(self) -> StreamFormat:
+        return self.stages[-1].out_format
+
+    @property
+    def output_tensor(self) -> str:
+        return self.dataflow.output_tensor
+
+    def folded(self) -> list[Stage]:
+        """The stages of the dataflow's own blocks (the ones a folding names)."""
+        return [s for s in self.stages if s.block.kind != "dwc"]
+
+    def interval(self) -> int:
+        return schedule.interval([s.cycles() for s in self.stages])
+
+    def latency(self) -> int:
+        return schedule.latency([s.cycles() for s in self.stages])
+
+    def bottleneck(self) -> Stage:
+        return max(self.stages, key=lambda s: s.cycles())
+
+
+def realize(df: Dataflow, folding: Folding) -> Design:
+    """The design of `df` at `folding` (a fold for every block of the dataflow, e.g. folding.complete's)."""
+    stages = [Stage(df.blocks[0], folding[df.blocks[0].name])]
+    n_dwc = 0
+    for prev, cur in zip(df.blocks, df.blocks[1:], strict=False):
+        out_lanes, in_lanes = int(prev.out_lanes(folding[prev.name])), int(cur.in_lanes(folding[cur.name]))
+        if out_lanes != in_lanes:
+            stages.append(Stage(Dwc(f"dwc{n_dwc}", prev.out_dtype, prev.out_dtype, prev.out_elements,
+                                    prev.out_elements, prev.tensor, lanes_in=out_lanes, lanes_out=in_lanes), {}))
+            n_dwc += 1
+        stages.append(Stage(cur, folding[cur.name]))
+    fifos = []
+    for dst in stages[1:]:
+        fmt = dst.in_format
+        fifos.append(Stage(Fifo(f"fifo_{dst.name}", dst.block.in_dtype, dst.block.in_dtype, fmt.elements,
+                                fmt.elements, dst.block.tensor, width=fmt.word_bits,
+                                depth=int(schedule.fifo_depth(fmt.words)), words=fmt.words), {}))
+    return Design(df, folding, stages, fifos)
+
+
+def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) -> dict:
+    """Cycles, latency, FPS and resources of the design, per stage and FIFO and in total."""
+    rows = []
+    for s in design.stages + design.fifos:
+        cost = s.block.cost(s.fold, device, model)
+        rows.append({"block": s.name, "kind": s.block.kind, "folding": s.shown_fold(), "cycles": s.cycles(),
+                     **{r: int(cost[r]) for r in RESOURCES}})
+    interval, latency = design.interval(), design.latency()
+    total = {r: sum(row[r] for row in rows) for r in RESOURCES}
+    capacity = device.capacity()
+    return {
+        "part": device.part, "clock_ns": clock_ns,
+        "cycles_per_image": interval, "latency_cycles": latency,
+        "fps": 1e9 / (interval * clock_ns), "latency_us": latency * clock_ns / 1000,
+        "bottleneck": design.bottleneck().name,
+        **total,
+        "utilization": {r: total[r] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES},
+        "blocks": rows,
+    }
+
+
+def estimate_batch(df: Dataflow, folds: dict[str, dict[str, np.ndarray]], device: Device,
+                   model: CostModel) -> dict[str, np.ndarray]:
+    """The totals of `estimate` (LUT, FF, BRAM18, DSP, cycles per image) for N foldings at once: `folds`
+    holds, per block, one array of N values per folding key. Width converters and FIFOs are costed
+    wherever each folding implies them, so the totals equal `estimate(realize(...))` folding by folding."""
+    totals: dict[str, np.ndarray] = {r: np.zeros(1) for r in RESOURCES}
+    cycles = []
+
+    def add(cost: dict, where=True) -> None:
+        for r in RESOURCES:
+            totals[r] = totals[r] + np.where(where, cost[r], 0)
+
+    prev = None
+    for b in df.blocks:
+        f = folds[b.name]
+        add(b.cost(f, device, model))
+        cycles.append(np.asarray(b.cycles(f)))
+        if prev is not None:
+            pb, pf = prev
+            lanes_out, lanes_in = np.asarray(pb.out_lanes(pf)), np.asarray(b.in_lanes(f))
+            dwc = lanes_out != lanes_in
+            add(model.block_cost("dwc", Dwc.terms_of(lanes_out, lanes_in, pb.out_bits), device), dwc)
+            cycles.append(np.where(dwc, dwc_cycles(pb.out_elements, lanes_out, lanes_in), 0))
+            into_dwc = fifo_terms(schedule.fifo_depth(pb.out_elements // lanes_out), lanes_out * pb.out_bits,
+                                  device, model)
+            add(model.block_cost("fifo", into_dwc, device), dwc)
+            into_block = fifo_terms(schedule.fifo_depth(b.in_elements // lanes_in), lanes_in * b.in_bits, device,
+                                    model)
+            add(model.block_cost("fifo", into_block, device))
+        prev = (b, f)
+    out = {r: totals[r].astype(np.int64) for r in RESOURCES}
+    out["cycles_per_image"] = np.maximum.reduce(np.broadcast_arrays(*cycles)).astype(np.int64)
+    return out
+
+
+def fits(est: dict, device: Device) -> list[str]:
+    """The resources the estimate exceeds on the device, as readable strings."""
+    cap = device.capacity()
+    return [f"{r.upper()} {est[r]:,} > {cap[r]:,}" for r in RESOURCES if est[r] > cap[r]]
