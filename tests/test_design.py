@@ -48,6 +48,6 @@ def test_a_folding_is_a_value(tmp_path):
     after = [vars(b) for b in df.blocks]
     assert all(str(x) == str(y) for x, y in zip(before, after, strict=True))  # no block was changed
     lanes = [(s.in_format.lanes, s.out_format.lanes) for s in design.stages]
-    for (_, out_l), (in_l, _), s in zip(lanes, lanes[1:], design.stages[1:], strict=False):
+    for (_, out_l), (in_l, _) in zip(lanes, lanes[1:], strict=False):
         assert out_l == in_l  # a converter sits exactly where a producer's lanes differ from its consumer's
     assert all(f.block.depth >= 2 for f in design.fifos) and len(design.fifos) == len(design.stages) - 1
