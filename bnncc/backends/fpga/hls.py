@@ -14,7 +14,7 @@ from bnncc.backends.templates import environment
 from bnncc.errors import BnnccError
 from bnncc.hw.block import TEMPLATES, Memory
 from bnncc.hw.design import Design, Stage
-from bnncc.hw.enums import ENCODINGS
+from bnncc.hw.enums import ENCODINGS, WEIGHT_KINDS
 from bnncc.hw.registry import kinds
 from bnncc.hw.stream import StreamFormat
 from bnncc.ir.bits import pack_bits
@@ -86,7 +86,8 @@ def write(root: Path, design: Design, model: str, options: dict) -> None:
         raise BnnccError(f"a stream word of {widest} bits exceeds ap_int's {MAX_WORD_BITS}: fold further")
     libraries = [env.get_template(k.hls_template).module.library() for k in kinds() if k.hls_template]
     (hls / "firmware" / "bnncc_layers.h").write_text(
-        env.get_template("hls/bnncc_layers.h.j2").render(libraries=libraries))
+        env.get_template("hls/bnncc_layers.h.j2").render(libraries=libraries, encodings=ENCODINGS.items(),
+                                                         weight_kinds=WEIGHT_KINDS.items()))
     context = {"version": version, "model": comment_safe(model), "blocks": blocks, "streams": streams,
                "max_word_bits": widest, "ap_int_max_w": max(1024, -(-widest // 1024) * 1024),
                "interval": design.interval(), "inp": stream_format(design.input_format),

@@ -14,6 +14,7 @@ from bnncc.backends.names import comment_safe
 from bnncc.backends.templates import environment, source
 from bnncc.hw.block import Memory
 from bnncc.hw.design import Design, Stage
+from bnncc.hw.enums import ENCODINGS, WEIGHT_KINDS
 from bnncc.hw.registry import kinds
 
 LIBRARY = "bnncc_lib.v"
@@ -49,7 +50,8 @@ def write(root: Path, design: Design, model: str) -> None:
     rtl = root / "rtl"
     rtl.mkdir(parents=True)
     modules = [source(env, k.rtl_template) for k in kinds() if k.rtl_template]
-    (rtl / LIBRARY).write_text(env.get_template("rtl/bnncc_lib.v.j2").render(modules=modules))
+    (rtl / LIBRARY).write_text(env.get_template("rtl/bnncc_lib.v.j2").render(
+        modules=modules, encodings=ENCODINGS.items(), weight_kinds=WEIGHT_KINDS.items()))
     blocks, fifos = [], []
     for s in design.stages:
         params, files = instance(s)

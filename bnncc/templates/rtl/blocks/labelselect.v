@@ -21,7 +21,7 @@ module bnncc_labelselect #(
         b = best;
         bi = best_index;
         for (p = 0; p < PE; p = p + 1) begin
-            if (ENC == 1) v = $signed(in_data[p*BITS +: BITS]);
+            if (ENC == `BNNCC_ENC_SIGNED) v = $signed(in_data[p*BITS +: BITS]);
             else v = $signed({2'b0, in_data[p*BITS +: BITS]});
             if ((i == 0 && p == 0) || v > b) begin
                 b = v;

@@ -78,18 +78,18 @@ module bnncc_mvau #(
             integer s, t;
             always @* begin
                 sum = 0;
-                if (KIND == 0) begin
+                if (KIND == `BNNCC_W_XNOR) begin
                     for (s = 0; s < SIMD; s = s + 1) sum = sum + agree[s];
                 end else begin
                     for (s = 0; s < SIMD; s = s + 1) begin
                         wc = w_q[(p*SIMD + s)*W_BITS +: W_BITS];
-                        if (IN_ENC == 0) x = x_q[s*IN_BITS] ? 1 : -1;
-                        else if (IN_ENC == 1) x = $signed(x_q[s*IN_BITS +: IN_BITS]);
+                        if (IN_ENC == `BNNCC_ENC_BIPOLAR) x = x_q[s*IN_BITS] ? 1 : -1;
+                        else if (IN_ENC == `BNNCC_ENC_SIGNED) x = $signed(x_q[s*IN_BITS +: IN_BITS]);
                         else x = $signed({1'b0, x_q[s*IN_BITS +: IN_BITS]});
-                        if (KIND == 1) term = wc[0] ? x : -x;                          // bipolar weight
-                        else if (KIND == 2) term = (wc[1:0] == 2'b01) ? x : ((wc[1:0] == 2'b11) ? -x : 0);
-                        else if (KIND == 3) term = x * $signed(wc);                     // integer weight
-                        else if (KIND == 4) begin                                       // signed shifts, no multiplier
+                        if (KIND == `BNNCC_W_BIPOLAR) term = wc[0] ? x : -x;
+                        else if (KIND == `BNNCC_W_TERNARY) term = (wc[1:0] == 2'b01) ? x : ((wc[1:0] == 2'b11) ? -x : 0);
+                        else if (KIND == `BNNCC_W_INT) term = x * $signed(wc);
+                        else if (KIND == `BNNCC_W_POW2) begin  // signed shifts, no multiplier
                             term = 0;
                             for (t = 0; t < POW2_TERMS; t = t + 1) begin
                                 code = wc[t*TERM +: TERM];
@@ -111,7 +111,7 @@ module bnncc_mvau #(
                                              : (next >= $signed(t_q[(p*NT + t)*ACC_BITS +: ACC_BITS])));
             end
             assign activated[p*OUT_BITS +: OUT_BITS] = N_THR == 0 ? next[OUT_BITS-1:0]
-                : (OUT_ENC == 0 ? count[OUT_BITS-1:0] : count + OUT_MIN);
+                : (OUT_ENC == `BNNCC_ENC_BIPOLAR ? count[OUT_BITS-1:0] : count + OUT_MIN);
             always @(posedge clk) if (!stall && s1_valid) acc <= next;
         end
     endgenerate

@@ -25,7 +25,8 @@ module bnncc_maxpool #(
         for (p = 0; p < PE; p = p + 1) begin : lane
             wire [BITS-1:0] v = in_data[p*BITS +: BITS];
             wire [BITS-1:0] b = best[p*BITS +: BITS];
-            wire greater = ENC == 0 ? (v[0] & ~b[0]) : (ENC == 1 ? ($signed(v) > $signed(b)) : (v > b));
+            wire greater = ENC == `BNNCC_ENC_BIPOLAR ? (v[0] & ~b[0])
+                         : (ENC == `BNNCC_ENC_SIGNED ? ($signed(v) > $signed(b)) : (v > b));
             assign merged[p*BITS +: BITS] = (first || greater) ? v : b;
         end
     endgenerate

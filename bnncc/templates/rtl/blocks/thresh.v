@@ -30,14 +30,15 @@ module bnncc_thresh #(
             reg [ACC_BITS:0] count;
             integer t;
             always @* begin
-                if (IN_ENC == 1) a = $signed(in_data[p*IN_BITS +: IN_BITS]);
+                if (IN_ENC == `BNNCC_ENC_SIGNED) a = $signed(in_data[p*IN_BITS +: IN_BITS]);
                 else a = $signed({1'b0, in_data[p*IN_BITS +: IN_BITS]});
                 count = 0;
                 for (t = 0; t < N_THR; t = t + 1)
                     count = count + (d_row[p] ? (a <= $signed(t_row[(p*N_THR + t)*ACC_BITS +: ACC_BITS]))
                                               : (a >= $signed(t_row[(p*N_THR + t)*ACC_BITS +: ACC_BITS])));
             end
-            assign activated[p*OUT_BITS +: OUT_BITS] = OUT_ENC == 0 ? count[OUT_BITS-1:0] : count + OUT_MIN;
+            assign activated[p*OUT_BITS +: OUT_BITS] = OUT_ENC == `BNNCC_ENC_BIPOLAR ? count[OUT_BITS-1:0]
+                                                                                : count + OUT_MIN;
         end
     endgenerate
     always @(posedge clk) begin
