@@ -117,6 +117,7 @@ def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) 
         "bottleneck": design.bottleneck().name,
         **total,
         "utilization": {r: total[r] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES},
+        "cost_model": model.describe(),
         "blocks": rows,
     }
 

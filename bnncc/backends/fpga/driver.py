@@ -195,7 +195,7 @@ class FpgaBackend(Backend):
                      f"{est['dsp']:>6}")
         util = ", ".join(f"{k.upper()} {v:.1%}" for k, v in est["utilization"].items())
         lines.append(f"{report['part']} at {report['clock_ns']:g} ns: {est['fps']:,.0f} FPS, latency "
-                     f"{est['latency_us']:,.2f} us; {util}")
+                     f"{est['latency_us']:,.2f} us; {util} (estimated by the {est['cost_model']['name']} cost model)")
         csim = report["verification"].get("csim")
         if csim:
             verdict = "passed" if csim["passed"] else f"FAILED at {csim.get('first_differing_layer', '?')}"
