@@ -16,7 +16,15 @@ class Device:
     bram18: int  # 18 Kb block RAMs (Xilinx: 2 per BRAM36; Lattice: EBR blocks)
     dsp: int
     uram: int = 0
-    lut_inputs: int = 6  # inputs of one LUT, the unit the datapath formulas count in
+    lut_inputs: int = 6  # inputs of one LUT (Xilinx LUT6, Lattice LUT4): the unit LUT counts are in
+    # aspect ratios (depth, width) of one 18 Kb block RAM: Xilinx RAMB18 (simple dual port), Lattice
+    # ECP5 EBR (DP16KD, PDPW16KD for 512 x 36) offer the same six
+    bram_shapes: tuple[tuple[int, int], ...] = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+    @property
+    def lutram_depth(self) -> int:
+        """Words of one bit that one LUT holds as distributed RAM (64 in a LUT6, 16 in a LUT4)."""
+        return 1 << self.lut_inputs
 
     @property
     def vendor(self) -> str:
@@ -36,8 +44,8 @@ DEVICES: dict[str, Device] = {d.part: d for d in [
     # Alveo U250: 1,728,000 LUT, 3,456,000 FF, 2,688 BRAM36, 12,288 DSP, 1,280 URAM
     Device("xcu250-figd2104-2L-e", "virtexuplus", 1_728_000, 3_456_000, 5_376, 12_288, 1_280),
     # Lattice ECP5-85F (open flow: yosys + nextpnr): 83,640 LUT4, 208 EBR (18 Kb), 156 18x18 multipliers
-    Device("LFE5U-85F-8BG381C", "ecp5", 83_640, 83_640, 208, 156),
-    Device("LFE5U-25F-6BG381C", "ecp5", 24_288, 24_288, 56, 28),
+    Device("LFE5U-85F-8BG381C", "ecp5", 83_640, 83_640, 208, 156, lut_inputs=4),
+    Device("LFE5U-25F-6BG381C", "ecp5", 24_288, 24_288, 56, 28, lut_inputs=4),
 ]}
 
 DEFAULT_PART = "xc7z020clg400-1"

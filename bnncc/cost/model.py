@@ -19,7 +19,6 @@ import numpy as np
 from bnncc.cost.devices import Device
 
 RESOURCES = ("lut", "ff", "bram18", "dsp")
-BRAM18_SHAPES = [(16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)]
 
 
 def ceil_div(a, b):
@@ -51,8 +50,9 @@ class AnalyticalModel(CostModel):
     """FINN-R-style arithmetic: LUT = ceil(sum of the LUT terms, the datapath scaled by `datapath_scale`,
     the `control` term by `block_overhead_lut`), FF = ceil(`ff_per_lut` x LUT) unless the block gives
     FF terms (a FIFO's registers), BRAM18 and DSP = sums of their terms.
-    A memory shallower than `lutram_max_depth` or smaller than `bram_min_bits` goes to LUTRAM
-    (64 deep per LUT), any other to the best BRAM18 aspect ratio."""
+    A memory shallower than `lutram_max_depth` or smaller than `bram_min_bits` goes to LUTRAM (as deep
+    per LUT as the device's LUTs hold: 64 for LUT6, 16 for LUT4), any other to the device's best block-RAM
+    aspect ratio. LUT counts are in the device's LUTs (the lane formulas count K-input LUTs)."""
 
     name: str = "finn-r-analytical"
     version: int = 1
@@ -61,7 +61,7 @@ class AnalyticalModel(CostModel):
         "datapath_scale": 1.1,  # FINN-R's c1: routing/packing slack on the datapath
         "ff_per_lut": 0.7,  # pipeline registers per datapath LUT
         "dsp_min_product_bits": 25,  # W*A above this maps a multiply to one DSP (below: LUTs)
-        "lutram_max_depth": 128,  # memories shallower than this go to LUTRAM (64-deep per LUT6)
+        "lutram_max_depth": 128,  # memories shallower than this go to LUTRAM
         "bram_min_bits": 4096,  # and so do memories smaller than this
     })
 
@@ -76,8 +76,8 @@ class AnalyticalModel(CostModel):
         empty = (depth <= 0) | (width <= 0)
         small = (depth < c["lutram_max_depth"]) | (depth * width < c["bram_min_bits"])
         lutram = np.full(depth.shape, style == "distributed") | ((style == "auto") & small)
-        luts = width * ceil_div(depth, 64)
-        brams = np.min([ceil_div(depth, d) * ceil_div(width, w) for d, w in BRAM18_SHAPES], axis=0)
+        luts = width * ceil_div(depth, device.lutram_depth)
+        brams = np.min([ceil_div(depth, d) * ceil_div(width, w) for d, w in device.bram_shapes], axis=0)
         return {"lut": np.where(empty | ~lutram, 0, luts), "bram18": np.where(empty | lutram, 0, brams)}
 
     def multiplier_on_dsp(self, product_bits: int, device: Device) -> bool:
