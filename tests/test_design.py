@@ -51,3 +51,30 @@ def test_a_folding_is_a_value(tmp_path):
     for (_, out_l), (in_l, _) in zip(lanes, lanes[1:], strict=False):
         assert out_l == in_l  # a converter sits exactly where a producer's lanes differ from its consumer's
     assert all(f.block.depth >= 2 for f in design.fifos) and len(design.fifos) == len(design.stages) - 1
+
+
+def _independent(df, max_cycles: int) -> dict:
+    """What costing blocks one by one picks: each block's cheapest fast-enough folding, nothing between."""
+    out = {}
+    for b in df.blocks:
+        fast = [o for o in b.options() if b.cycles(o) <= max_cycles]
+        costs = [b.cost(o, DEV, ANALYTICAL) for o in fast]
+        j = min(range(len(fast)), key=lambda i: (costs[i]["lut"], costs[i]["bram18"], costs[i]["dsp"],
+                                                 sum(fast[i].values())))
+        out[b.name] = b.fold(fast[j])
+    return out
+
+
+def test_the_optimizer_counts_width_converters_and_fifos(tmp_path):
+    paths = {"cnn": fixtures.save(fixtures.binary_cnn(seed=4, input_bits=8), tmp_path / "cnn.onnx"),
+             "tfc": "../shared/models/qonnx-zoo-tfc/TFC_2W2A.onnx"}
+    for name, max_cycles in (("cnn", 1000), ("tfc", 5000)):
+        df = dataflow.build(load(str(paths[name])))
+        chosen = estimate(realize(df, folding.optimize(df, max_cycles, 10.0, 1e5, DEV, ANALYTICAL)), DEV,
+                          ANALYTICAL, 10.0)
+        alone = estimate(realize(df, _independent(df, max_cycles)), DEV, ANALYTICAL, 10.0)
+        assert chosen["cycles_per_image"] <= max_cycles and (chosen["lut"], chosen["bram18"]) <= \
+            (alone["lut"], alone["bram18"]), name
+        if name == "cnn":  # block by block, it inserts two converters the whole-design choice avoids
+            assert chosen["lut"] < alone["lut"] - 200
+            assert sum(r["kind"] == "dwc" for r in chosen["blocks"]) < sum(r["kind"] == "dwc" for r in alone["blocks"])

@@ -15,12 +15,18 @@ import os
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from bnncc.cost.devices import Device
 from bnncc.cost.model import CostModel
 from bnncc.errors import BnnccError
+from bnncc.hw.block import Block
+from bnncc.hw.blocks.dwc import Dwc, dwc_cycles
+from bnncc.hw.blocks.fifo import fifo_terms
 from bnncc.hw.dataflow import Dataflow
 from bnncc.hw.design import Folding
 from bnncc.hw.registry import kinds
+from bnncc.hw.schedule import fifo_depth
 
 FOLD_PARAMS = {"PE", "SIMD"}
 FINN_IGNORED = {"ram_style", "mem_mode", "resType", "runtime_writeable_weights", "depth", "impl_style",
@@ -118,23 +124,65 @@ def complete(df: Dataflow, entries: dict[str, dict] | None = None) -> Folding:
 
 def optimize(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device: Device,
              model: CostModel) -> Folding:
-    """Per block, the legal folding with the fewest estimated LUTs whose cycles fit `max_cycles`.
-    Blocks are independent in cycles and cost, so per-block minima give the global minimum."""
-    folding: Folding = {}
+    """The folding with the fewest estimated LUTs (then BRAM18, DSP, the smallest folding parameters)
+    whose every stage fits `max_cycles`, counting what the folding puts between blocks: a FIFO on every
+    stream and a width converter (and its FIFO) wherever a producer's lanes differ from its consumer's.
+    What sits between two blocks depends only on the lanes where they meet, so a dynamic program over
+    the chain, keeping the cheapest prefix per lane count, finds the cheapest whole design."""
+    states: dict[int, tuple[tuple, list]] = {}  # lanes out of the last block -> (cost key, folds so far)
+    prev = None
     for b in df.blocks:
-        best = None
-        for option in b.options():
-            if b.cycles(option) > max_cycles:
-                continue
-            e = b.cost(option, device, model)
-            key = (e["lut"], e["bram18"], e["dsp"], sum(option.values()))
-            if best is None or key < best[0]:
-                best = (key, option)
-        if best is None:
+        options = [o for o in b.options() if b.cycles(o) <= max_cycles]
+        if not options:
             fastest = min(b.options(), key=b.cycles)
             cycles = int(b.cycles(fastest))
-            top = 1e9 / (cycles * clock_ns)
             raise BnnccError(f"--fps {fps:g}: {b.name} needs at least {cycles} cycles per image, so the design "
-                             f"reaches at most {top:,.0f} FPS at {clock_ns:g} ns")
-        folding[b.name] = b.fold(best[1])
-    return folding
+                             f"reaches at most {1e9 / (cycles * clock_ns):,.0f} FPS at {clock_ns:g} ns")
+        cost = b.cost({k: np.array([o[k] for o in options]) for k in b.fold_keys}, device, model)
+        cost = {r: np.broadcast_to(v, (len(options),)) for r, v in cost.items()}
+        edges: dict[tuple[int, int], tuple | None] = {}
+        nxt: dict[int, tuple[tuple, list]] = {}
+        for j, o in enumerate(options):
+            key = (cost["lut"][j], cost["bram18"][j], cost["dsp"][j], sum(o.values()))
+            lanes_in = int(b.in_lanes(o))
+            if prev is None:
+                best = (key, [o])
+            else:
+                best = None
+                for lanes_out, (so_far, folds) in states.items():
+                    if (lanes_out, lanes_in) not in edges:
+                        edges[lanes_out, lanes_in] = _between(prev, lanes_out, b, lanes_in, max_cycles, device, model)
+                    edge = edges[lanes_out, lanes_in]
+                    if edge is not None and (best is None or _plus(so_far, edge) < best[0]):
+                        best = (_plus(so_far, edge), folds)
+                if best is None:
+                    continue
+                best = (_plus(best[0], key), best[1] + [o])
+            lanes_out = int(b.out_lanes(o))
+            if lanes_out not in nxt or best[0] < nxt[lanes_out][0]:
+                nxt[lanes_out] = best
+        if not nxt:
+            raise BnnccError(f"--fps {fps:g}: every folding of {prev.name} and {b.name} needs a width converter "
+                             f"slower than {max_cycles} cycles per image")
+        states, prev = nxt, b
+    _, folds = min(states.values(), key=lambda s: s[0])
+    return {b.name: b.fold(o) for b, o in zip(df.blocks, folds, strict=True)}
+
+
+def _plus(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def _between(prev: Block, lanes_out: int, block: Block, lanes_in: int, max_cycles: int, device: Device,
+             model: CostModel) -> tuple | None:
+    """Cost key of the stream from `prev` (lanes_out per word) into `block` (lanes_in): its FIFO, plus a
+    width converter and the FIFO into it where the lanes differ; None if that converter is too slow."""
+    fifo = fifo_terms(int(fifo_depth(block.in_elements // lanes_in)), lanes_in * block.in_bits, device, model)
+    costs = [model.block_cost("fifo", fifo, device)]
+    if lanes_out != lanes_in:
+        if dwc_cycles(prev.out_elements, lanes_out, lanes_in) > max_cycles:
+            return None
+        costs.append(model.block_cost("dwc", Dwc.terms_of(lanes_out, lanes_in, prev.out_bits), device))
+        fifo = fifo_terms(int(fifo_depth(prev.out_elements // lanes_out)), lanes_out * prev.out_bits, device, model)
+        costs.append(model.block_cost("fifo", fifo, device))
+    return tuple(sum(c[r] for c in costs) for r in ("lut", "bram18", "dsp")) + (0,)
