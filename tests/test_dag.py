@@ -63,3 +63,14 @@ def test_the_fpga_dataflow_refuses_a_branching_graph():
     graph, _ = branching_graph()
     with pytest.raises(BnnccError, match=r"dag-test: node MatMul \(from 'a'\) feeds several nodes; the FPGA backend"):
         dataflow.build(graph)
+
+
+def test_the_rram_mapper_refuses_a_branching_graph():
+    from bnncc.backends.rram.config import RramConfig
+    from bnncc.backends.rram.mapper import map_graph
+
+    graph, _ = branching_graph()
+    head = ops.HostHead([], {}, "x", "x", graph.input_type.dtype, 0, graph.input_type.shape, False)
+    graph.nodes.insert(0, Node(head, ["raw"], ["x"]))
+    with pytest.raises(BnnccError, match=r"node MatMul \(from 'a'\) feeds several nodes; the RRAM backend"):
+        map_graph(graph, RramConfig())

@@ -247,6 +247,13 @@ class MaxPool:
         return f"MaxPool(k={self.kernel}, s={self.stride})"
 
 
+def threshold_counts(acc: np.ndarray, t: np.ndarray, desc: np.ndarray) -> np.ndarray:
+    """#{i: acc >= T[c, i]} per channel (last axis), or #{i: acc <= T[c, i]} where desc[c]."""
+    up = (acc[..., None] >= t).sum(-1)
+    down = (acc[..., None] <= t).sum(-1)
+    return np.where(desc, down, up)
+
+
 @dataclass
 class MultiThreshold:
     """out code = #{i : acc >= T[c, i]} (#{i : acc <= T[c, i]} where descending[c]); the value
@@ -261,10 +268,7 @@ class MultiThreshold:
         return TensorType(t.shape, self.dtype)
 
     def execute(self, x: np.ndarray) -> np.ndarray:
-        xe = x[..., None]
-        up = (xe >= self.thresholds).sum(-1)
-        down = (xe <= self.thresholds).sum(-1)
-        return self.dtype.from_codes(np.where(self.descending, down, up).astype(np.int64))
+        return self.dtype.from_codes(threshold_counts(x, self.thresholds, self.descending).astype(np.int64))
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
         c, n = self.thresholds.shape

@@ -196,6 +196,7 @@ class _Mapper:
         g = self.graph
         if not g.nodes or not isinstance(g.nodes[0].op, ops.HostHead):
             raise BnnccError(f"{g.path}: the graph has no host head")
+        g.chain("the RRAM backend")
         head = host.head_model(g.nodes[0].op, g.input_type.shape)
         tail, stages = None, []
         for i, n in enumerate(g.nodes[1:], start=1):

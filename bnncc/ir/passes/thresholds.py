@@ -14,15 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from bnncc.errors import BnnccError
+from bnncc.ir.ops import threshold_counts
 
 Counts = Callable[[np.ndarray], np.ndarray]  # int64 [B, C] accumulators -> int64 [B, C] codes
-
-
-def threshold_counts(acc: np.ndarray, t: np.ndarray, desc: np.ndarray) -> np.ndarray:
-    """What the MultiThreshold op computes: #{i: acc >= T} (or acc <= T where descending)."""
-    up = (acc[..., None] >= t).sum(-1)
-    down = (acc[..., None] <= t).sum(-1)
-    return np.where(desc, down, up)
 
 
 def extract(counts: Counts, lo: np.ndarray, hi: np.ndarray, levels: int, where: str,
