@@ -22,6 +22,7 @@ import onnx
 from onnx import numpy_helper
 
 from bnncc import onnx_writer as _w
+from bnncc.ir.float_ops import FloatNode, run_node
 from bnncc.ir.spec import int_range
 from bnncc.onnx_writer import (  # re-exported: the fixtures' public names predate the shared writer
     ADDER_CONV_OP,
@@ -86,15 +87,32 @@ def _sample(rng: np.random.Generator, shape: tuple[int, ...], spec: IntQuantSpec
 
 
 class _Builder(_w.DialectWriter):
-    """The dialect writer plus a numpy calibration batch: ``self.cal`` is the batch at the current
-    tensor, pushed through every op as it is emitted (for the calibrated random BatchNorms)."""
+    """The dialect writer plus a numpy calibration batch: every node the writer emits also runs, by
+    bnncc's float interpreter (``bnncc.ir.float_ops``, the semantics the frontend evaluates), on the
+    batch at the current tensor, ``self.cal``, which the calibrated random BatchNorms read."""
 
     def __init__(self, name: str, in_shape: Sequence[int], seed: int, in_spec: IntQuantSpec | None,
                  calib: int) -> None:
         super().__init__(name, in_shape)
         self.rng = np.random.default_rng(seed)
+        self.consts: dict[str, np.ndarray] = {}
         # An odd calibration size makes the median of a channel an observed value (see _bn_random).
-        self.cal = _sample(np.random.default_rng([seed, 1]), (calib, *self.in_shape), in_spec)
+        self.env = {self.x: _sample(np.random.default_rng([seed, 1]), (calib, *self.in_shape), in_spec)}
+
+    @property
+    def cal(self) -> np.ndarray:
+        return self.env[self.x]
+
+    def init(self, name: str, value: np.ndarray) -> str:
+        self.consts[name] = np.asarray(value)
+        return super().init(name, value)
+
+    def node(self, op: str, inputs: list[str], name: str, domain: str = "", **attrs: object) -> str:
+        out = super().node(op, inputs, name, domain, **attrs)
+        env = {i: self.env[i] for i in inputs if i in self.env}
+        run_node(FloatNode(op, list(inputs), [out], dict(attrs), name), env, self.consts)
+        self.env = {out: env[out]}  # a chain: only the tensor in flight is read again
+        return out
 
     def exact(self) -> bool:
         """True when the current values are multiples of 2**-12 (so float32 sums of them are exact)."""
@@ -110,71 +128,10 @@ class _Builder(_w.DialectWriter):
         std = np.maximum(std, 1e-3 * max(float(np.abs(mean).max()), 1.0))
         return mean, std, np.median(z, axis=0)
 
-    # -- emitters: the writer's node, then the same op on the calibration batch ----------------------
-    def bipolar(self, p: str) -> None:
-        super().bipolar(p)
-        self.cal = np.where(self.cal >= 0, _F32(1), _F32(-1))
-
-    def int_quant(self, p: str, spec: IntQuantSpec) -> None:
-        super().int_quant(p, spec)
-        s32 = _F32(spec.scale)
-        codes = np.clip(np.round(self.cal / s32), spec.qmin, spec.qmax)  # np.round: half to even
-        self.cal = (codes * s32).astype(_F32)
-
-    def relu(self, p: str) -> None:
-        super().relu(p)
-        self.cal = np.maximum(self.cal, _F32(0))
-
-    def matmul(self, p: str, w: np.ndarray) -> None:
-        w = np.asarray(w, dtype=_F32)
-        super().matmul(p, w)
-        self.cal = self.cal @ w
-
-    def conv(self, p: str, w: np.ndarray, pad: int = 0, stride: int = 1) -> None:
-        assert stride == 1, "the calibration handles stride 1 only"
-        w = np.asarray(w, dtype=_F32)
-        super().conv(p, w, pad)
-        k = int(w.shape[-1])
-        x = np.pad(self.cal, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else self.cal
-        win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))  # N C Ho Wo k k
-        self.cal = np.einsum("nchwij,ocij->nohw", win, w, optimize=True).astype(_F32)
-
-    def adder(self, p: str, w: np.ndarray) -> None:
-        w = np.asarray(w, dtype=_F32)
-        super().adder(p, w)
-        self.cal = -np.abs(self.cal[:, :, None] - w[None]).sum(axis=1, dtype=_F32)
-
-    def adder_conv(self, p: str, w: np.ndarray, stride: int = 1) -> None:
-        assert stride == 1, "the calibration handles stride 1 only"
-        w = np.asarray(w, dtype=_F32)
-        super().adder_conv(p, w)
-        k = int(w.shape[-1])
-        win = np.lib.stride_tricks.sliding_window_view(self.cal, (k, k), axis=(2, 3))  # N C Ho Wo k k
-        # One output channel at a time: the full broadcast would be Cout times the patches.
-        self.cal = np.stack([-np.abs(win - wo[:, None, None]).sum(axis=(1, 4, 5), dtype=_F32) for wo in w], axis=1)
-
-    def maxpool(self, p: str, k: int = 2) -> None:
-        super().maxpool(p, k)
-        n, c, h, w = self.cal.shape
-        ho, wo = h // k, w // k
-        self.cal = self.cal[:, :, : ho * k, : wo * k].reshape(n, c, ho, k, wo, k).max(axis=(3, 5))
-
-    def flatten(self, p: str) -> None:
-        super().flatten(p)
-        self.cal = self.cal.reshape(self.cal.shape[0], -1)
-
-    def mul(self, p: str, v: np.ndarray | float) -> None:
-        super().mul(p, v)
-        self.cal = (self.cal * _w_const(self, v)).astype(_F32)
-
     def channel_scale(self, p: str) -> None:
         """A random per-output-channel float Mul after a linear op (FLightNN-style; some negative)."""
         c = self.channels()
         self.mul(f"{p}/wscale", self.rng.uniform(0.5, 2.0, c) * self.rng.choice([-1.0, 1.0], c))
-
-    def add(self, p: str, v: np.ndarray | float) -> None:
-        super().add(p, v)
-        self.cal = (self.cal + _w_const(self, v)).astype(_F32)
 
     def bn_random(self, p: str, center: float = 0.0, spread: float = 1.0) -> None:
         """A BN whose output is ~ center + spread * N(0, 1) per channel on random inputs.
@@ -224,11 +181,6 @@ class _Builder(_w.DialectWriter):
 
     def finish(self, doc: str) -> onnx.ModelProto:  # type: ignore[override]
         return super().finish(doc, producer="bnncc.fixtures")
-
-
-def _w_const(b: _Builder, v: np.ndarray | float) -> np.ndarray:
-    """A Mul/Add constant as the writer stores it (per-channel shaped, or a float32 scalar)."""
-    return b.channel_shape(v) if np.ndim(v) else np.array(v, dtype=_F32)
 
 
 # --------------------------------------------------------------------------------------------------

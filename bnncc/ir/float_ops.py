@@ -129,7 +129,16 @@ def _conv(ins, a):
         raise BnnccError("grouped convolution is not supported")
     k, s, p = _spatial(a, w.shape)
     v = _windows(x, k, s, p, 0)  # N C OH OW kh kw
-    y = np.einsum("nchwij,ocij->nohw", v.astype(np.float64), w.astype(np.float64))
+    n, c, oh, ow = v.shape[:4]
+    wm = w.reshape(w.shape[0], -1).T.astype(np.float64)  # [C*kh*kw, O], rows in (c, i, j) order
+    # float64 products and sums of float32 values: exact for the integer-valued tensors bnncc evaluates,
+    # in any summation order; the patch matrix is built a few images at a time to bound its size
+    step = max(1, (1 << 22) // max(1, oh * ow * wm.shape[0]))
+    parts = []
+    for i in range(0, max(n, 1), step):
+        patches = v[i:i + step].transpose(0, 2, 3, 1, 4, 5).reshape(-1, wm.shape[0]).astype(np.float64)
+        parts.append((patches @ wm).reshape(-1, oh, ow, wm.shape[1]).transpose(0, 3, 1, 2))
+    y = np.concatenate(parts)
     if len(ins) > 2 and ins[2] is not None:
         y = y + ins[2].reshape(1, -1, 1, 1)
     return [y.astype(F32)]
