@@ -94,6 +94,13 @@ class Block:
         does not lower it. `name(kind)` hands out the next block name of a kind."""
         return None
 
+    @classmethod
+    def from_node(cls, graph: Graph, node: Node, name: Callable[[str], str], **fields: Any) -> Block:
+        """The block of this kind computing `node`: its input and output types, tensor and ONNX sources."""
+        t_in, t_out = graph.types[node.input], graph.types[node.output]
+        return cls(name(cls.kind), t_in.dtype, t_out.dtype, t_in.size, t_out.size, node.output, list(node.source),
+                   **fields)
+
     # -- folding -----------------------------------------------------------------------------------
     def options(self) -> list[Fold]:
         """Legal foldings, in a fixed order."""

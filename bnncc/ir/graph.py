@@ -22,6 +22,15 @@ def quote(name: str) -> str:
     return repr(name).replace("*/", "*\\/")
 
 
+def consumers(nodes: list) -> dict[str, list]:
+    """Tensor name -> the nodes that read it, in node order (FloatNodes or Nodes alike)."""
+    out: dict[str, list] = {}
+    for n in nodes:
+        for i in n.inputs:
+            out.setdefault(i, []).append(n)
+    return out
+
+
 @dataclass
 class FloatGraph:
     path: str
@@ -33,15 +42,8 @@ class FloatGraph:
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # traced, batch included
     dtypes: dict[str, np.dtype] = field(default_factory=dict)  # traced
 
-    def producer(self) -> dict[str, FloatNode]:
-        return {o: n for n in self.nodes for o in n.outputs}
-
     def consumers(self) -> dict[str, list[FloatNode]]:
-        out: dict[str, list[FloatNode]] = {}
-        for n in self.nodes:
-            for i in n.inputs:
-                out.setdefault(i, []).append(n)
-        return out
+        return consumers(self.nodes)
 
 
 @dataclass(frozen=True)
@@ -119,15 +121,8 @@ class Graph:
         read = {i for n in self.nodes for i in n.inputs}
         return [o for n in self.nodes for o in n.outputs if o not in read]
 
-    def producers(self) -> dict[str, Node]:
-        return {o: n for n in self.nodes for o in n.outputs}
-
     def consumers(self) -> dict[str, list[Node]]:
-        out: dict[str, list[Node]] = {}
-        for n in self.nodes:
-            for i in n.inputs:
-                out.setdefault(i, []).append(n)
-        return out
+        return consumers(self.nodes)
 
     def retype(self) -> None:
         """Infer every tensor's type again, in topological order (after a pass changed ops)."""

@@ -50,8 +50,7 @@ class Invert(PeBlock):
         n = nodes[i]
         if not isinstance(n.op, Negate):
             return None
-        t = graph.types[n.input]
-        return cls(name(cls.kind), t.dtype, t.dtype, t.size, t.size, n.output, list(n.source), c=t.shape[-1]), 1
+        return cls.from_node(graph, n, name, c=graph.types[n.input].shape[-1]), 1
 
     @property
     def channels(self) -> int:

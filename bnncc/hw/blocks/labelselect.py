@@ -27,9 +27,7 @@ class LabelSelect(PeBlock):
         n = nodes[i]
         if not isinstance(n.op, ops.LabelSelect):
             return None
-        t_in, t_out = graph.types[n.input], graph.types[n.output]
-        return cls(name(cls.kind), t_in.dtype, t_out.dtype, t_in.size, 1, n.output, list(n.source),
-                   classes=t_in.shape[-1]), 1
+        return cls.from_node(graph, n, name, classes=graph.types[n.input].shape[-1]), 1
 
     @property
     def channels(self) -> int:

@@ -37,10 +37,8 @@ class Pool(PeBlock):
         if n.op.kernel != n.op.stride:
             raise BnnccError(f"{graph.path}: node {n.describe()}: the streaming max-pool needs kernel = stride "
                              f"(got {n.op.kernel}, {n.op.stride})")
-        t_in, t_out = graph.types[n.input], graph.types[n.output]
-        (h, w, c), (oh, ow, _) = t_in.shape, t_out.shape
-        return cls(name(cls.kind), t_in.dtype, t_out.dtype, t_in.size, t_out.size, n.output, list(n.source), h=h,
-                   w=w, c=c, k=n.op.kernel, stride=n.op.stride, oh=oh, ow=ow), 1
+        (h, w, c), (oh, ow, _) = graph.types[n.input].shape, graph.types[n.output].shape
+        return cls.from_node(graph, n, name, h=h, w=w, c=c, k=n.op.kernel, stride=n.op.stride, oh=oh, ow=ow), 1
 
     @property
     def channels(self) -> int:

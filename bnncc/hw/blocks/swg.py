@@ -35,11 +35,9 @@ class Swg(Block):
         n = nodes[i]
         if not isinstance(n.op, ops.SlidingWindow):
             return None
-        t_in, t_out = graph.types[n.input], graph.types[n.output]
-        (h, w, c), (oh, ow, _) = t_in.shape, t_out.shape
-        return cls(name(cls.kind), t_in.dtype, t_out.dtype, t_in.size, t_out.size, n.output, list(n.source), h=h,
-                   w=w, c=c, k=n.op.kernel, stride=n.op.stride, pad=n.op.pad, pad_value=n.op.pad_value, oh=oh,
-                   ow=ow), 1
+        (h, w, c), (oh, ow, _) = graph.types[n.input].shape, graph.types[n.output].shape
+        return cls.from_node(graph, n, name, h=h, w=w, c=c, k=n.op.kernel, stride=n.op.stride, pad=n.op.pad,
+                             pad_value=n.op.pad_value, oh=oh, ow=ow), 1
 
     def options(self) -> list[Fold]:
         return [{"SIMD": s} for s in divisors(self.c)]

@@ -35,10 +35,9 @@ class Thresh(PeBlock):
         n = nodes[i]
         if not isinstance(n.op, ops.MultiThreshold):
             return None
-        t_in, t_out = graph.types[n.input], graph.types[n.output]
-        return cls(name(cls.kind), t_in.dtype, t_out.dtype, t_in.size, t_out.size, n.output, list(n.source),
-                   c=t_in.shape[-1], pixels=int(np.prod(t_in.shape[:-1])), thresholds=n.op.thresholds,
-                   descending=n.op.descending), 1
+        shape = graph.types[n.input].shape
+        return cls.from_node(graph, n, name, c=shape[-1], pixels=int(np.prod(shape[:-1])), thresholds=n.op.thresholds,
+                             descending=n.op.descending), 1
 
     @property
     def channels(self) -> int:
