@@ -109,6 +109,14 @@ def test_real_reports_give_the_numbers_in_the_files():
     json.dumps(rec)  # one JSON-able record
 
 
+def test_real_reports_as_measurement_records():
+    from bnncc.cost.records import from_vendor
+
+    rows = {(r.source, r.metric): r for r in from_vendor(read_reports(str(REAL)))}
+    assert rows[("vivado", "lut")].value == 1526 and rows[("vitis", "dsp")].value == REAL_HLS["hls"]["dsp"]
+    assert rows[("vitis", "lut")].tool == "Vitis/Vivado HLS 2020.1" and all(r.measured for r in rows.values())
+
+
 def test_rpt_alone_gives_the_same_record_as_the_xml(tmp_path):
     _copy(tmp_path / "myproject_csynth.rpt", RPT)
     rec = read_reports(str(tmp_path))

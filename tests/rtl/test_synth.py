@@ -57,6 +57,11 @@ def test_synth_xilinx(tmp_path):
     assert m["tool"].startswith("Yosys") and m["part"] == XILINX
     assert m["fmax_mhz"] is None  # no open place-and-route for Xilinx
     assert m["io"]["style"] == "registered"
+    rows = {(r["block"], r["metric"]): r for r in report["records"]}
+    assert rows[(None, "lut")]["value"] == m["lut"] and rows[(None, "lut")]["source"] == "yosys"
+    mvau = rows[("mvau0", "lut")]
+    assert mvau["kind"] == "mvau" and mvau["value"] == m["per_block"]["mvau0"]["lut"] and mvau["params"]["MW"] == 16
+    assert rows[("fifo_mvau1", "ff")]["kind"] == "fifo" and all(r["tool"] == m["tool"] for r in report["records"])
 
 
 def test_synth_ecp5_fmax(tmp_path):

@@ -20,6 +20,7 @@ from bnncc.backends.contract import Backend
 from bnncc.backends.fpga import hls, rtl, synth
 from bnncc.backends.output import replace_dir, staging_dir
 from bnncc.backends.templates import environment
+from bnncc.cost import records
 from bnncc.cost.devices import DEFAULT_PART
 from bnncc.cost.devices import device as find_device
 from bnncc.cost.model import ANALYTICAL, CostModel
@@ -139,6 +140,17 @@ def io_format(graph: Graph, design: Design) -> dict:
     }
 
 
+def measurements(report: dict, design: Design) -> list[records.Measurement]:
+    """The report's measured numbers as records (per block where Yosys gave per-instance rows), each
+    instance with its kind and parameter table, as calibration reads them."""
+    blocks = {s.name: (s.block.kind, {p.name: p.value for p in s.block.params(s.fold)})
+              for s in design.stages + design.fifos}
+    out = records.from_synthesis(report["measured"], blocks) if "measured" in report else []
+    if "rtl_sim" in report["verification"]:
+        out += records.from_rtl_sim(report["verification"]["rtl_sim"], report["part"])
+    return out
+
+
 class FpgaBackend(Backend):
     target = "fpga"
     Options = FpgaOptions
@@ -177,6 +189,8 @@ class FpgaBackend(Backend):
                 shutil.rmtree(tmp / "rtl" / "build", ignore_errors=True)
             if opts.synth:  # scratch files live in a temporary directory: OUT/rtl is left as written
                 report["measured"] = synth.synthesize(tmp / "rtl", find_device(opts.part), opts.clock_ns)
+            if opts.synth or opts.sim:
+                report["records"] = [r.to_json() for r in measurements(report, design)]
             _write_json(tmp / "report.json", report)
             replace_dir(tmp, out)
             return report
