@@ -3,7 +3,8 @@
 It knows nothing of the compiler: it never imports ``bnncc.ir`` (a test runs it in a fresh
 interpreter and checks ``sys.modules``), so an ideal run that equals the reference executor shows
 that the mapping files alone carry the network. Its arithmetic deliberately repeats what the mapper
-and the executor compute, from the files alone: a verification wall, not a duplicate to merge. The physics follows ``docs/rram-mapping.md``:
+and the executor compute, from the files alone: a verification wall, not a duplicate to merge.
+The physics follows ``docs/rram-mapping.md``:
 
 - word lines carry 0 or V_read: integer inputs are applied as bit planes (bipolar, unsigned,
   two's complement or thermometer code), one crossbar read per plane;
