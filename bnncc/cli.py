@@ -12,6 +12,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
+
+import numpy as np
 
 from bnncc.commands import MODULES, SUBCOMMANDS
 from bnncc.commands import compile as compile_command
@@ -20,13 +23,19 @@ from bnncc.errors import BnnccError
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     sub = argparse.ArgumentParser(
-        prog="bnncc", description="bnncc: binary / power-of-two / ShiftAdd nets from ONNX to verified hardware.",
+        prog="bnncc", allow_abbrev=False,
+        description="bnncc: binary / power-of-two / ShiftAdd nets from ONNX to verified hardware.",
         epilog="Compile: bnncc MODEL.onnx --target fpga|rram [-o OUT] [options]; "
                "see bnncc MODEL.onnx --target fpga --help. Exit codes: 0 ok, 1 verification failed, 2 bad input.")
     cmds = sub.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
         importlib.import_module(f"bnncc.commands.{MODULES[name]}").add_parser(cmds)
     return sub, compile_command.parser(SUBCOMMANDS)
+
+
+def printable(text: str) -> str:
+    """One line, every control character escaped: a name from a model cannot split or clear the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(str(text).split()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,15 +45,23 @@ def main(argv: list[str] | None = None) -> int:
         sub.print_help()
         return 0 if argv else 2
     args = (sub if argv[0] in SUBCOMMANDS else comp).parse_args(argv)
+    args.given = {a.split("=", 1)[0] for a in argv if a.startswith("-")}  # options written out, for checks
     try:
-        return args.fn(args)
+        # inputs are checked before they are computed with, so numpy's floating-point warnings would only
+        # be noise printed ahead of the one line that explains
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return args.fn(args)
     except BnnccError as e:
-        print(f"bnncc: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"bnncc: error: {printable(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (bnncc inspect ... | head): end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:  # a model we could not classify: still one line, still exit 2
         if os.environ.get("BNNCC_DEBUG"):
             raise
-        print(f"bnncc: error: {getattr(args, 'model', '')}: {type(e).__name__}: {' '.join(str(e).split())} "
+        print(f"bnncc: error: {printable(getattr(args, 'model', ''))}: {type(e).__name__}: {printable(e)} "
               "(set BNNCC_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
 

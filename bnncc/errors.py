@@ -3,3 +3,8 @@
 
 class BnnccError(Exception):
     """A user-facing error: bad file, unsupported op, wrong shape. The message names file, node and op."""
+
+
+def quote(name: str) -> str:
+    """A model-supplied name made safe for a one-line message or a comment (escapes, no newline)."""
+    return repr(name).replace("*/", "*\\/")

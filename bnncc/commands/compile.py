@@ -8,6 +8,7 @@ import json
 import sys
 
 from bnncc.commands.common import load, read_npy
+from bnncc.errors import BnnccError
 
 
 def add_mapping_options(parser: argparse.ArgumentParser, adc_bits: bool = True) -> None:
@@ -44,9 +45,30 @@ def fpga_options(args: argparse.Namespace, x=None):
                        rtl=args.rtl, sim=args.sim, simulator=args.simulator, synth=args.synth)
 
 
+FPGA_ONLY = ("--part", "--clock-ns", "--fps", "--folding", "--strict-folding", "--ap-ctrl", "--csim", "--rtl",
+             "--synth", "--simulator")
+RRAM_ONLY = ("--xbar", "--encoding", "--cell-bits", "--adc-bits", "--g-on", "--g-off")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """An option that would have no effect is an error, not silently ignored."""
+    given = getattr(args, "given", set())
+    other = RRAM_ONLY if args.target == "fpga" else FPGA_ONLY
+    unused = [o for o in other if o in given]
+    if unused:
+        raise BnnccError(f"{', '.join(unused)}: not an option of --target {args.target}")
+    if args.target == "fpga":
+        for option, needs in (("--input", args.csim or args.sim), ("--simulator", args.sim),
+                              ("--strict-folding", args.folding)):
+            if option in given and not needs:
+                what = {"--input": "--csim or --sim", "--simulator": "--sim", "--strict-folding": "--folding"}
+                raise BnnccError(f"{option} has no effect without {what[option]}")
+
+
 def run(args: argparse.Namespace) -> int:
     from bnncc.backends.contract import backend
 
+    check_options(args)
     target = backend(args.target)
     x = read_npy(args.input) if args.input else None
     options = fpga_options(args, x) if args.target == "fpga" else rram_options(args, x)
@@ -66,7 +88,8 @@ def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
     from bnncc.backends.contract import TARGETS
     from bnncc.cost.devices import DEFAULT_PART
 
-    comp = argparse.ArgumentParser(prog="bnncc", description="Compile MODEL.onnx for a target. Subcommands: "
+    comp = argparse.ArgumentParser(prog="bnncc", allow_abbrev=False,
+                                   description="Compile MODEL.onnx for a target. Subcommands: "
                                    + ", ".join(subcommands) + " (bnncc SUBCOMMAND --help).")
     comp.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
     comp.add_argument("--target", choices=TARGETS, required=True,

@@ -6,10 +6,10 @@ import heapq
 import os
 
 import onnx
-from onnx import numpy_helper
 
 from bnncc.errors import BnnccError
-from bnncc.frontend import dialect
+from bnncc.frontend import dialect, validate
+from bnncc.frontend.validate import op_text
 from bnncc.ir.float_ops import OPS, QUANTIZER_OPS, FloatNode
 from bnncc.ir.graph import FloatGraph, Graph, quote
 
@@ -43,16 +43,16 @@ def read_onnx(path: str) -> FloatGraph:
     g = model.graph
     if not g.node:
         raise BnnccError(f"{path}: the graph has no nodes (truncated or not an ONNX model)")
-    consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    consts = validate.structure(model, path)
     nodes: list[FloatNode] = []
     for n in g.node:
         op, domain = n.op_type, n.domain
-        where = f"{path}: node {quote(n.name or n.output[0])} ({op})"
+        where = f"{path}: node {quote(n.name or n.output[0])} ({op_text(op)})"
         if domain in STANDARD_DOMAINS and op == "Constant":
             a = _attrs(n)
             if "value" not in a:
                 raise BnnccError(f"{where}: only tensor-valued Constant nodes are supported")
-            consts[n.output[0]] = numpy_helper.to_array(a["value"])
+            consts[n.output[0]] = validate.tensor_array(a["value"], where)
             continue
         if op in UNSUPPORTED_YET:
             raise BnnccError(f"{where}: {UNSUPPORTED_YET[op]} is not supported yet")
@@ -62,7 +62,7 @@ def read_onnx(path: str) -> FloatGraph:
             or (domain, op) in LOCAL_FUNCTIONS
         )
         if not known:
-            raise BnnccError(f"{where}: op {op!s} of domain {domain or 'ai.onnx'!r} is not supported")
+            raise BnnccError(f"{where}: op {op_text(op)} of domain {quote(domain or 'ai.onnx')} is not supported")
         nodes.append(FloatNode(op, list(n.input), list(n.output), _attrs(n), n.name or n.output[0]))
     data_inputs = [i for i in g.input if i.name not in consts]
     if len(data_inputs) != 1:
@@ -71,6 +71,7 @@ def read_onnx(path: str) -> FloatGraph:
     shape = tuple(d.dim_value if d.dim_value > 0 else 1 for d in dims)
     if not shape:
         raise BnnccError(f"{path}: input {quote(data_inputs[0].name)} has no declared shape")
+    validate.input_shape(shape, path, data_inputs[0].name)
     fg = FloatGraph(path, nodes, consts, data_inputs[0].name, shape, [o.name for o in g.output])
     _toposort(fg)
     return fg
@@ -118,8 +119,10 @@ def load(path: str) -> Graph:
     from bnncc.ir import passes
 
     fg = read_onnx(path)
+    validate.finite(fg)
     fg = dialect.apply(fg)
     fg = passes.fold_constants.apply(fg)
+    validate.casts(fg)
     fg = passes.batch_freedom.apply(fg)
     fg = passes.dead_nodes.apply(fg)
     graph = passes.lower.apply(fg)

@@ -36,9 +36,15 @@ def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
         x = x[None]
     if tuple(x.shape[1:]) != want:
         raise BnnccError(f"input shape {list(x.shape)} does not match the model's [N, {', '.join(map(str, want))}]")
-    if not np.issubdtype(x.dtype, np.number):
-        raise BnnccError(f"input dtype {x.dtype} is not numeric")
-    return x.astype(np.float32)
+    if np.iscomplexobj(x) or not np.issubdtype(x.dtype, np.number):
+        raise BnnccError(f"input dtype {x.dtype} is not real numbers")
+    x = x.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(x.reshape(-1)))
+    if bad.size:
+        where = np.unravel_index(bad[0], x.shape)
+        raise BnnccError(f"input element {list(map(int, where))} is {x[where]}; inputs must be finite "
+                         "(also after conversion to float32)")
+    return x
 
 
 def execute(nodes: list[Node], env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

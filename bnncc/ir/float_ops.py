@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnncc.errors import BnnccError
+from bnncc.errors import BnnccError, quote
 from bnncc.ir.spec import int_range
 
 F32 = np.float32
@@ -388,36 +388,51 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
 
     def const(i: int) -> np.ndarray:
         if i >= len(node.inputs) or node.inputs[i] not in consts:
-            raise BnnccError(f"{node.op} node '{node.name}': input {i} must be a constant")
+            raise BnnccError(f"{node.op} node {quote(node.name)}: input {i} must be a constant")
         return np.asarray(consts[node.inputs[i]])
+
+    def positive_scale(i: int) -> np.ndarray:
+        s = const(i)
+        if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s <= 0):
+            raise BnnccError(f"{node.op} node {quote(node.name)}: the scale must be positive and finite, got "
+                             f"{s.ravel()[:4].tolist()}")
+        return s
 
     a = node.attrs
     if node.op == "BipolarQuant":
-        s = float(const(1).ravel()[0]) if const(1).size == 1 else None
-        if s is None:
-            raise BnnccError(f"BipolarQuant node '{node.name}': per-channel scale is not supported")
-        return BipolarQuant(hi=s, lo=-s)
+        s = positive_scale(1)
+        if s.size != 1:
+            raise BnnccError(f"BipolarQuant node {quote(node.name)}: per-channel scale is not supported")
+        return BipolarQuant(hi=float(s.ravel()[0]), lo=-float(s.ravel()[0]))
     if node.op == "Where":
         return BipolarQuant(hi=float(a["hi"]), lo=float(a["lo"]), t=float(a["t"]))
     if node.op in ("Quant", "IntQuant"):
+        if const(3).size != 1:
+            raise BnnccError(f"{node.op} node {quote(node.name)}: the bit width must be one number, got "
+                             f"{const(3).size} values")
         bits = float(const(3).ravel()[0])
         signed, narrow = a.get("signed", 1), a.get("narrow", 0)
         if signed not in (0, 1) or narrow not in (0, 1):
-            raise BnnccError(f"{node.op} node '{node.name}': signed={signed!r} and narrow={narrow!r} must be 0 or 1")
+            raise BnnccError(f"{node.op} node {quote(node.name)}: signed={signed!r} and narrow={narrow!r} must be "
+                             "0 or 1")
         if bits != int(bits) or not 1 <= bits <= 8:
-            raise BnnccError(f"{node.op} node '{node.name}': bit width {bits} is not an integer in 1..8")
+            raise BnnccError(f"{node.op} node {quote(node.name)}: bit width {bits} is not an integer in 1..8")
         bits = int(bits)
+        zp = const(2)
+        if not np.all(np.isfinite(zp)) or np.any(zp != np.round(zp)):
+            raise BnnccError(f"{node.op} node {quote(node.name)}: the zero point must be an integer, got "
+                             f"{zp.ravel()[:4].tolist()}")
+        scale = positive_scale(1)
         if bits == 1 and signed:
-            s = const(1)
-            if s.size != 1 or float(const(2).ravel()[0]) != 0:
-                raise BnnccError(f"{node.op} node '{node.name}': 1-bit signed quant needs scalar scale, zp 0")
-            return BipolarQuant(hi=float(s.ravel()[0]), lo=-float(s.ravel()[0]))
+            if scale.size != 1 or zp.size != 1 or float(zp.ravel()[0]) != 0:
+                raise BnnccError(f"{node.op} node {quote(node.name)}: 1-bit signed quant needs scalar scale, zp 0")
+            return BipolarQuant(hi=float(scale.ravel()[0]), lo=-float(scale.ravel()[0]))
         qmin, qmax = int_range(bits, bool(signed), bool(narrow))
         rounding = a.get("rounding_mode", "ROUND")
         rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
         if rounding.upper() not in ROUNDING:
-            raise BnnccError(f"{node.op} node '{node.name}': unknown rounding mode {rounding}")
-        return IntQuant(const(1).astype(F32), const(2).astype(F32), qmin, qmax, rounding.upper())
+            raise BnnccError(f"{node.op} node {quote(node.name)}: unknown rounding mode {rounding}")
+        return IntQuant(scale.astype(F32), zp.astype(F32), qmin, qmax, rounding.upper())
     if node.op == "RoundClip":
         return RoundClip(int(a["lo"]), int(a["hi"]))
     if node.op == "Sign":
@@ -425,7 +440,7 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
     if node.op == "MultiThreshold":
         t = const(1).astype(F32)
         return MultiThreshold(t, float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0)))
-    raise BnnccError(f"node '{node.name}': {node.op} is not a quantizer")
+    raise BnnccError(f"node {quote(node.name)}: {node.op} is not a quantizer")
 
 
 def is_quantizer(node: FloatNode) -> bool:
@@ -440,7 +455,7 @@ def run_node(node: FloatNode, env: dict[str, np.ndarray], consts: dict[str, np.n
     elif node.op in OPS:
         fn = OPS[node.op]
     else:
-        raise BnnccError(f"node '{node.name}': op {node.op} is not supported")
+        raise BnnccError(f"node {quote(node.name)}: op {node.op} is not supported")
     outs = fn(ins, node.attrs)
     for name, value in zip(node.outputs, outs, strict=False):
         if name:

@@ -12,14 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnncc.errors import BnnccError
+from bnncc.errors import BnnccError, quote
 from bnncc.ir.dtypes import DataType
 from bnncc.ir.float_ops import FloatNode
-
-
-def quote(name: str) -> str:
-    """A model-supplied name made safe for a one-line message or a comment."""
-    return repr(name).replace("*/", "*\\/")
 
 
 def consumers(nodes: list) -> dict[str, list]:

@@ -18,7 +18,7 @@ import numpy as np
 import bnncc
 from bnncc.backends.contract import Backend
 from bnncc.backends.fpga import hls, rtl, synth
-from bnncc.backends.output import replace_dir, staging_dir
+from bnncc.backends.output import staged
 from bnncc.backends.templates import environment
 from bnncc.cost import records
 from bnncc.cost.devices import DEFAULT_PART
@@ -110,11 +110,6 @@ def hardware_inputs(graph: Graph, opts: FpgaOptions) -> np.ndarray:
     return np.concatenate([random, edges]).astype(np.int64)
 
 
-def _replaceable(out: Path) -> None:
-    if out.exists() and not (out / "report.json").is_file():
-        raise BnnccError(f"-o {out}: exists and is not a bnncc output directory; choose another")
-
-
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -158,10 +153,7 @@ class FpgaBackend(Backend):
     def compile(self, graph: Graph, opts: FpgaOptions) -> dict:
         p = plan(graph, opts)
         design = p.design
-        out = Path(opts.out)
-        _replaceable(out)
-        tmp = staging_dir(out.parent, ".bnncc-")
-        try:
+        with staged(Path(opts.out)) as tmp:
             options = {"part": opts.part, "clock_ns": f"{opts.clock_ns:g}",
                        "ap_ctrl": "ap_ctrl_none" if opts.ap_ctrl == "none" else "ap_ctrl_hs"}
             hls.write(tmp, design, graph.path, options)
@@ -192,11 +184,7 @@ class FpgaBackend(Backend):
             if opts.synth or opts.sim:
                 report["records"] = [r.to_json() for r in measurements(report, design)]
             _write_json(tmp / "report.json", report)
-            replace_dir(tmp, out)
-            return report
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        return report
 
     def summary(self, report: dict) -> str:
         est = report["estimate"]

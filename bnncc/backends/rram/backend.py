@@ -4,14 +4,13 @@ write ``OUT/rram`` atomically and optionally run the ideal crossbar simulation a
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bnncc.backends.contract import Backend
-from bnncc.backends.output import replace_dir, staging_dir
+from bnncc.backends.output import staged
 from bnncc.backends.rram.config import G_OFF, G_ON, RramConfig, parse_xbar
 from bnncc.ir.graph import Graph
 
@@ -93,8 +92,7 @@ class RramBackend(Backend):
         x = opts.input
         mapping = map_graph(graph, cfg)
         dest = Path(opts.out) / "rram"
-        tmp = staging_dir(Path(opts.out), ".rram-")
-        try:
+        with staged(dest) as tmp:
             write_mapping(mapping, tmp)
             verification = None
             if opts.sim or x is not None:
@@ -103,10 +101,6 @@ class RramBackend(Backend):
                 verification = verify(graph, tmp, x)
             report = build_report(mapping, estimate(mapping), verification)
             dump_json(tmp / "report.json", report)
-            replace_dir(tmp, dest)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return report | {"out": str(dest)}
 
     def summary(self, report: dict) -> str:

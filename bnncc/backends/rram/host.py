@@ -116,6 +116,8 @@ def _float_node(em: _Emitter, node: float_ops.FloatNode, ranks: dict[str, int], 
                 ins.append("")
         outs = [em.one("Clip", ins)]
     elif op in PASS_THROUGH:
+        if op == "Reshape" and not a.pop("allowzero", 0) == 0:  # an opset-14 attribute; 0 is opset 13's meaning
+            raise BnnccError(f"{_where(side, i, node)}: Reshape with allowzero=1 is not supported")
         if op in ("Where", "Max", "Min", "Concat") and any(np.asarray(c).dtype != np.float32 for c in consts
                                                               if np.asarray(c).dtype.kind == "f"):
             raise BnnccError(f"{_where(side, i, node)}: float64 constants are not supported in host files")

@@ -86,21 +86,26 @@ def sweep(graph, cfg, x: np.ndarray, y: np.ndarray | None, dataset: str, sigmas:
           saf_on_fraction: float = 0.5) -> dict:
     """Map `graph` once into ``out/rram``, run the sweep on inputs `x` (labels `y`, or None for agreement
     with the ideal executor), write sweep.json, sweep.md and sweep.png into `out`; returns the result."""
-    from bnncc.backends.output import replace_dir, staging_dir
+    from bnncc.backends.output import staged
     from bnncc.backends.rram.mapper import map_graph
-    from bnncc.backends.rram.writer import dump_json, write_mapping
+    from bnncc.backends.rram.writer import write_mapping
     from bnncc.ir.executor import run
     from bnncc.sim.crossbar import CrossbarSim
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = staging_dir(out, ".rram-")
-    write_mapping(map_graph(graph, cfg), tmp)
-    replace_dir(tmp, out / "rram")
-    sim = CrossbarSim(out / "rram")
-    ideal = run(graph, x).labels
-    truth = ideal if y is None else y
-    ideal_sim = sim.run(x).labels
-    rows = run_sweep(sim, x, truth, ideal, sigmas, safs, bits, trials, seed, adc_clip, saf_on_fraction)
+    with staged(out) as tmp:
+        write_mapping(map_graph(graph, cfg), tmp / "rram")
+        sim = CrossbarSim(tmp / "rram")
+        ideal = run(graph, x).labels
+        truth = ideal if y is None else y
+        ideal_sim = sim.run(x).labels
+        rows = run_sweep(sim, x, truth, ideal, sigmas, safs, bits, trials, seed, adc_clip, saf_on_fraction)
+        result, md = _write_results(tmp, rows, x, y, ideal, truth, ideal_sim, dataset, cfg, adc_clip)
+    return result | {"markdown": md, "files": [str(out / n) for n in ("sweep.json", "sweep.md", "sweep.png")]}
+
+
+def _write_results(out: Path, rows, x, y, ideal, truth, ideal_sim, dataset: str, cfg, adc_clip: float):
+    from bnncc.backends.rram.writer import dump_json
+
     result = {"dataset": dataset, "inputs": len(x), "crossbar": cfg.xbar, "encoding": cfg.encoding,
               "cell_bits": cfg.cell_bits, "g_on": cfg.g_on, "g_off": cfg.g_off, "adc_clip": adc_clip,
               "accuracy_is": "agreement with the ideal executor" if y is None else "top-1 vs data set labels",
@@ -112,4 +117,4 @@ def sweep(graph, cfg, x: np.ndarray, y: np.ndarray | None, dataset: str, sigmas:
           f"{100 * result['executor_accuracy']:.2f} %.\n\n" + table(rows))
     (out / "sweep.md").write_text(md)
     plot(rows, out / "sweep.png", f"{dataset}, {cfg.xbar} crossbars, {cfg.encoding} encoding")
-    return result | {"markdown": md, "files": [str(out / n) for n in ("sweep.json", "sweep.md", "sweep.png")]}
+    return result, md

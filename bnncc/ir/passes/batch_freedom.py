@@ -19,6 +19,9 @@ def apply(fg: FloatGraph) -> FloatGraph:
             if target is None:
                 raise BnnccError(f"{where}: the target shape is not a constant")
             target = target.astype(np.int64).copy()
+            if n.attrs.get("allowzero", 0) and 0 in target:
+                raise BnnccError(f"{where}: Reshape with allowzero=1 and a 0 in its target makes an empty tensor")
+            n.attrs["allowzero"] = 0  # from here, the target's leading 0 copies the batch
             if target[0] in (batch, -1, 0) and not (target[0] == -1 and -1 in target[1:]):
                 target[0] = 0
                 name = f"{n.inputs[1]}#batchfree"

@@ -146,25 +146,31 @@ class Lowering:
         self.values = Values(dtype, q.dequant(np.arange(q.levels)).reshape(-1).astype(F32))
         i = qi + 1
         while i < len(chain):
-            n = chain[i]
-            if n.op in LINEAR:
-                i = self.layer(chain, i)
-            elif n.op in MOVES:
-                env = {n.inputs[0]: self.index[None]}
-                run_node(n, env, self.fg.consts)
-                self.index = env[n.outputs[0]][0]
-                i += 1
-            elif n.op in SCALAR_OPS:
-                self.scalar_op(n)
-                i += 1
-            elif n.op == "MaxPool":
-                self.pool(n, chain[i:i + 1])
-                i += 1
-            else:
-                raise BnnccError(f"{self.where(n)}: not supported between integer layers")
+            try:
+                i = self.step(chain, i)
+            except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as e:
+                # shapes or attributes the checks before lowering could not see: still the node and the op
+                raise BnnccError(f"{self.where(chain[i])}: cannot be lowered ({type(e).__name__}: {e})") from None
         if not isinstance(self.nodes[-1].op, ops.HostTail | ops.LabelSelect):
             self.values_tail(chain)
         return Graph(self.fg.path, "x", self.types["x"], self.nodes, self.types, list(self.fg.outputs))
+
+    def step(self, chain: list[FloatNode], i: int) -> int:
+        """Lower chain[i] (and what it takes with it); returns the index of the next node to lower."""
+        n = chain[i]
+        if n.op in LINEAR:
+            return self.layer(chain, i)
+        if n.op in MOVES:
+            env = {n.inputs[0]: self.index[None]}
+            run_node(n, env, self.fg.consts)
+            self.index = env[n.outputs[0]][0]
+        elif n.op in SCALAR_OPS:
+            self.scalar_op(n)
+        elif n.op == "MaxPool":
+            self.pool(n, chain[i:i + 1])
+        else:
+            raise BnnccError(f"{self.where(n)}: not supported between integer layers")
+        return i + 1
 
     # -- pieces ----------------------------------------------------------------------------------
 
@@ -335,7 +341,10 @@ class Lowering:
         qin = qnode.inputs[0]
 
         def counts(acc):
-            return q.count(fn(acc)[qin]).reshape(acc.shape)
+            y = fn(acc)[qin]
+            if np.isnan(y).any():
+                raise BnnccError(f"{where}: the float ops before this quantizer give NaN on reachable accumulators")
+            return q.count(y).reshape(acc.shape)
 
         t, desc = thresholds.extract(counts, lo, hi, q.levels, where)
         dtype, _ = canonical_values(q, where)
