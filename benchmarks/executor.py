@@ -1,23 +1,25 @@
-"""Throughput (images/s) of bnncc's reference executor against two peers, at batch 1 and batch 1,000.
+"""Throughput (images/s) of bnncc's reference executor against two peers, in-process and as whole processes.
 
 (a) TFC_1W1A (qonnx-zoo, real MNIST-5k images / 255): bnncc executor vs qonnx's ``execute_onnx`` on the
     ``cleanup_model``-ed graph. qonnx runs these Brevitas exports one image at a time only (fixed batch
     of 1), so its "batch 1,000" figure is 1,000 sequential single-image calls.
 (b) LFC-sized binary MLP 784-1024-1024-1024-10 in the bnncc ONNX dialect (``bnncc.fixtures.lfc``, random
-    inputs from ``bnncc.fixtures.random_inputs``): bnncc executor vs onnxruntime (CPUExecutionProvider,
-    default session options, so default intra-op threads). Also checks that both give the same labels
-    on the 1,000-image batch (and reports the max |output difference|).
+    inputs from ``bnncc.fixtures.random_inputs``): bnncc executor vs onnxruntime (CPUExecutionProvider) at
+    batch 1, 1,000 and 20,000, in-process; the check compares labels and outputs on 20,000 inputs and the
+    fast kernels with the bit-packed XNOR reference kernel on 1,000.
+(c) The same LFC file as whole processes on 20,000 images: ``bnncc run --input X.npy --output Y.npy`` (Python
+    start-up, model load and lowering, run, save) against a Python script that creates an onnxruntime
+    session, runs the file and saves the output.
 
-Each figure is the median of ``--repeats`` timed repeats after one untimed warm-up; bnncc and its peer are
-timed alternately, repeat by repeat, so that other jobs on the machine load both alike. Batch 1 is a loop of
-single-image calls (``--batch1-calls`` of them; fewer for qonnx) divided into the images it ran. Model
-loading / session creation is not timed. The ratio column is ours / peer (> 1: bnncc is faster).
+Equal threads: numpy's BLAS (threadpoolctl in-process, OPENBLAS_NUM_THREADS for processes) and onnxruntime's
+intra-op pool both get ``--threads`` (default: the machine's cores). Each figure is the median of ``--repeats``
+timed repeats after one untimed warm-up; bnncc and its peer are timed alternately, repeat by repeat, so that
+other jobs on the machine load both alike. Batch 1 is a loop of single-image calls (``--batch1-calls`` of
+them; fewer for qonnx) divided into the images it ran. In (a) and (b) model loading and session creation are
+not timed (bnncc's load time is reported separately). The ratio column is ours / peer (> 1: bnncc is faster).
+The load average is recorded before and after; the JSON records the thread-related variables.
 
-The environment is left as it is: OPENBLAS_CORETYPE may be set on this machine (numpy's OpenBLAS
-then picks that kernel set) and thread counts are not pinned; the JSON records OPENBLAS_CORETYPE and
-the thread-related variables that were set.
-
-    .venv/bin/python benchmarks/executor.py    # ~1.5 min on an idle 2-core machine, ~3 min under load
+    .venv/bin/python benchmarks/executor.py    # ~3 min on an idle 2-core machine
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 TFC = ROOT.parent / "shared" / "models" / "qonnx-zoo-tfc" / "TFC_1W1A.onnx"
 BATCH = 1000
+LARGE = 20000
 # OPENBLAS_CORETYPE may be set on this machine (it pins numpy's OpenBLAS kernels); this benchmark leaves the
 # environment as it is (no thread pinning either) and only records these variables in the JSON.
 ENV_KEYS = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -120,8 +123,23 @@ def bench_tfc(args) -> tuple[list[dict], dict]:
     return rows, check
 
 
-def bench_lfc(args) -> tuple[list[dict], dict]:
+ORT_SCRIPT = """import sys, numpy as np, onnxruntime as ort
+so = ort.SessionOptions(); so.intra_op_num_threads = int(sys.argv[4]); so.inter_op_num_threads = 1
+s = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
+np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: np.load(sys.argv[2])})[0])
+"""
+
+
+def ort_session(model, threads: int):
     import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def bench_lfc(args) -> tuple[list[dict], dict]:
+    from threadpoolctl import threadpool_limits
 
     from bnncc import fixtures
     from bnncc.frontend import load
@@ -129,12 +147,14 @@ def bench_lfc(args) -> tuple[list[dict], dict]:
 
     model = fixtures.lfc(seed=0)
     path = fixtures.save(model, Path(args.workdir) / "lfc_seed0.onnx")
-    t0 = time.perf_counter()
-    graph = load(str(path))
-    load_s = time.perf_counter() - t0
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    load_s = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        graph = load(str(path))
+        load_s.append(time.perf_counter() - t0)
+    sess = ort_session(model, args.threads)
     in_name = sess.get_inputs()[0].name
-    x = fixtures.random_inputs(model, BATCH, seed=1)
+    x = fixtures.random_inputs(model, LARGE, seed=1)
 
     def ort_run(xb: np.ndarray) -> np.ndarray:
         return sess.run(None, {in_name: xb})[0]
@@ -144,15 +164,67 @@ def bench_lfc(args) -> tuple[list[dict], dict]:
 
     nb = args.batch1_calls
     name = "LFC 784-1024x3-10"
-    rows = [
-        row(name, 1, "onnxruntime", paired(single_calls(bnncc_run, x[:nb]), nb, single_calls(ort_run, x[:nb]), nb,
-                                           args.repeats)),
-        row(name, BATCH, "onnxruntime", paired(lambda: bnncc_run(x), BATCH, lambda: ort_run(x), BATCH, args.repeats)),
-    ]
-    ours, theirs = run(graph, x), ort_run(x)
-    check = {"labels_agree": int(np.sum(ours.labels == np.argmax(theirs, axis=-1))), "of": BATCH,
+    with threadpool_limits(args.threads):  # numpy's BLAS gets the threads onnxruntime gets
+        rows = [
+            row(name, 1, "onnxruntime", paired(single_calls(bnncc_run, x[:nb]), nb, single_calls(ort_run, x[:nb]),
+                                               nb, args.repeats)),
+            row(name, BATCH, "onnxruntime", paired(lambda: bnncc_run(x[:BATCH]), BATCH, lambda: ort_run(x[:BATCH]),
+                                                   BATCH, args.repeats)),
+            row(name, LARGE, "onnxruntime", paired(lambda: bnncc_run(x), LARGE, lambda: ort_run(x), LARGE,
+                                                   args.repeats)),
+        ]
+        ours, theirs = run(graph, x), ort_run(x)
+        packed = graph_with_packed_xnor(graph)
+        golden = run(packed, x[:BATCH])
+    check = {"labels_agree": int(np.sum(ours.labels == np.argmax(theirs, axis=-1))), "of": LARGE,
              "max_abs_diff": float(np.abs(ours.outputs[0] - theirs).max()),
-             "distinct_labels": int(np.unique(ours.labels).size), "bnncc_load_s": load_s}
+             "equal_to_bit_packed_executor": bool(np.array_equal(golden.outputs[0], ours.outputs[0][:BATCH])),
+             "distinct_labels": int(np.unique(ours.labels).size), "bnncc_load_s_median": statistics.median(load_s),
+             "threads": args.threads}
+    return rows, check
+
+
+def graph_with_packed_xnor(graph):
+    """A copy of the graph whose XNOR layers run the bit-packed reference kernel."""
+    import copy
+
+    from bnncc.ir import ops
+
+    packed = copy.deepcopy(graph)
+    for n in packed.nodes:
+        if isinstance(n.op, ops.XnorPopcount):
+            n.op.execute = n.op.execute_packed
+    return packed
+
+
+def bench_processes(args) -> tuple[list[dict], dict]:
+    """Whole processes on LARGE images: `bnncc run` (load, lower, run, save) against a Python process that
+    creates an onnxruntime session, runs the same file and saves the output; both with the same threads."""
+    import subprocess
+
+    from bnncc import fixtures
+
+    work = Path(args.workdir)
+    model = fixtures.lfc(seed=0)
+    path = fixtures.save(model, work / "lfc_seed0.onnx")
+    x = fixtures.random_inputs(model, LARGE, seed=1)
+    np.save(work / "x_large.npy", x)
+    (work / "ort_run.py").write_text(ORT_SCRIPT)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
+    bnncc = [str(ROOT / ".venv" / "bin" / "bnncc"), "run", str(path), "--input", str(work / "x_large.npy"),
+             "--output", str(work / "y_bnncc.npy")]
+    peer = [sys.executable, str(work / "ort_run.py"), str(path), str(work / "x_large.npy"), str(work / "y_ort.npy"),
+            str(args.threads)]
+
+    def call(cmd: list[str]) -> Callable[[], None]:
+        return lambda: subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+
+    rows = [row("LFC 784-1024x3-10, whole process", LARGE, "onnxruntime",
+                paired(call(bnncc), LARGE, call(peer), LARGE, args.repeats),
+                "load + run + save; python start-up included on both sides")]
+    ours, theirs = np.load(work / "y_bnncc.npy"), np.load(work / "y_ort.npy")
+    check = {"labels_agree": int(np.sum(ours.argmax(1) == theirs.argmax(1))), "of": LARGE,
+             "max_abs_diff": float(np.abs(ours - theirs).max()), "threads": args.threads}
     return rows, check
 
 
@@ -177,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch1-calls", type=int, default=200, help="single-image calls per batch-1 repeat (default 200)")
     ap.add_argument("--qonnx-batch1-calls", type=int, default=50,
                     help="single-image calls per qonnx batch-1 repeat (default 50)")
-    ap.add_argument("--parts", nargs="+", choices=("tfc", "lfc"), default=["tfc", "lfc"],
-                    help="which comparisons to run (default both)")
+    ap.add_argument("--parts", nargs="+", choices=("tfc", "lfc", "process"), default=["tfc", "lfc", "process"],
+                    help="which comparisons to run (default all)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="threads for numpy's BLAS and for onnxruntime alike (default: the machine's cores)")
     ap.add_argument("--workdir", default="/tmp/bnncc-bench", help="where the LFC model file is written")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "executor.json"), help="where to write the results")
     args = ap.parse_args(argv)
@@ -194,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += part_rows
     if "lfc" in args.parts:
         part_rows, checks["LFC_vs_onnxruntime"] = bench_lfc(args)
+        rows += part_rows
+    if "process" in args.parts:
+        part_rows, checks["LFC_whole_process_vs_onnxruntime"] = bench_processes(args)
         rows += part_rows
     for r in rows:
         r["ratio"] = r["ours"]["images_per_s"] / r["theirs"]["images_per_s"]

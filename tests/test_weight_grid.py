@@ -49,3 +49,11 @@ def test_float_weights_are_refused():
     w = np.random.default_rng(2).normal(size=(16, 3)).astype(np.float32)
     with pytest.raises(BnnccError, match="node 'x'.*not on an integer or power-of-two grid"):
         detect(w, "node 'x' (MatMul)")
+
+
+def test_uniform_magnitudes_take_the_fast_path_only_for_powers_of_two():
+    w = np.where(np.random.default_rng(0).random((8, 4)) < 0.5, -0.25, 0.25)
+    q, scale, grid = detect(w, "t")
+    assert grid.kind == "bipolar" and np.all(scale == 0.25) and np.array_equal(q * scale, w)
+    q, scale, grid = detect(w * 3, "t")  # ±0.75 = ±3 * 2**-2: a power-of-two grid, not bipolar
+    assert grid.kind == "pow2" and np.all(scale == 0.25) and set(np.unique(q)) == {-3, 3}

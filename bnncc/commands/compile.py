@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
     from bnncc.backends.contract import TARGETS
-    from bnncc.cost.devices import DEFAULT_PART
+    from bnncc.cost.devices import DEFAULT_PART, DEVICES
 
     comp = argparse.ArgumentParser(prog="bnncc", allow_abbrev=False,
                                    description="Compile MODEL.onnx for a target. Subcommands: "
@@ -97,7 +97,8 @@ def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
     comp.add_argument("-o", "--out", default="out", help="output directory (replaced if it is a bnncc output)")
     comp.add_argument("--json", action="store_true", help="print report.json on stdout")
     fpga = comp.add_argument_group("fpga")
-    fpga.add_argument("--part", default=DEFAULT_PART, help="FPGA part (see bnncc/cost/devices.py)")
+    fpga.add_argument("--part", default=DEFAULT_PART, metavar="PART",
+                      help=f"FPGA part: {', '.join(DEVICES)} (default {DEFAULT_PART})")
     fpga.add_argument("--clock-ns", type=float, default=10.0, help="clock period in ns (default 10)")
     fpga.add_argument("--fps", type=float, help="choose the folding with the fewest LUTs reaching this many images/s")
     fpga.add_argument("--folding", help="folding file: bnncc's folding.json or FINN's folding_config.json")

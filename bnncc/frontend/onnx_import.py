@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import heapq
 import os
 
@@ -45,25 +46,30 @@ def read_onnx(path: str) -> FloatGraph:
         raise BnnccError(f"{path}: the graph has no nodes (truncated or not an ONNX model)")
     consts = validate.structure(model, path)
     nodes: list[FloatNode] = []
+    standard_ops = set(OPS) | {"Sign"}
     for n in g.node:
         op, domain = n.op_type, n.domain
-        where = f"{path}: node {quote(n.name or n.output[0])} ({op_text(op)})"
+
+        def where(n=n, op=op) -> str:  # built only for a message: a model may have 100,000 nodes
+            return f"{path}: node {quote(n.name or n.output[0])} ({op_text(op)})"
+
         if domain in STANDARD_DOMAINS and op == "Constant":
             a = _attrs(n)
             if "value" not in a:
-                raise BnnccError(f"{where}: only tensor-valued Constant nodes are supported")
-            consts[n.output[0]] = validate.tensor_array(a["value"], where)
+                raise BnnccError(f"{where()}: only tensor-valued Constant nodes are supported")
+            consts[n.output[0]] = validate.tensor_array(a["value"], where())
             continue
         if op in UNSUPPORTED_YET:
-            raise BnnccError(f"{where}: {UNSUPPORTED_YET[op]} is not supported yet")
+            raise BnnccError(f"{where()}: {UNSUPPORTED_YET[op]} is not supported yet")
         known = (
-            (domain in STANDARD_DOMAINS and op in OPS | {"Sign": None})
+            (domain in STANDARD_DOMAINS and op in standard_ops)
             or (domain in CUSTOM_DOMAINS and op in QUANTIZER_OPS)
             or (domain, op) in LOCAL_FUNCTIONS
         )
         if not known:
-            raise BnnccError(f"{where}: op {op_text(op)} of domain {quote(domain or 'ai.onnx')} is not supported")
-        nodes.append(FloatNode(op, list(n.input), list(n.output), _attrs(n), n.name or n.output[0]))
+            raise BnnccError(f"{where()}: op {op_text(op)} of domain {quote(domain or 'ai.onnx')} is not supported")
+        nodes.append(FloatNode(op, list(n.input), list(n.output), _attrs(n) if n.attribute else {},
+                               n.name or n.output[0]))
     data_inputs = [i for i in g.input if i.name not in consts]
     if len(data_inputs) != 1:
         raise BnnccError(f"{path}: expected one data input, found {len(data_inputs)}")
@@ -118,13 +124,19 @@ def load(path: str) -> Graph:
     """ONNX file -> lowered, verified IR graph."""
     from bnncc.ir import passes
 
-    fg = read_onnx(path)
-    validate.finite(fg)
-    fg = dialect.apply(fg)
-    fg = passes.fold_constants.apply(fg)
-    validate.casts(fg)
-    fg = passes.batch_freedom.apply(fg)
-    fg = passes.dead_nodes.apply(fg)
-    graph = passes.lower.apply(fg)
-    return passes.xnor.apply(graph)
+    collecting = gc.isenabled()
+    gc.disable()  # loading builds no reference cycles; the collector's full passes over 100,000s of node
+    try:          # objects would only make a large graph's load superlinear
+        fg = read_onnx(path)
+        validate.finite(fg)
+        fg = dialect.apply(fg)
+        fg = passes.fold_constants.apply(fg)
+        validate.casts(fg)
+        fg = passes.batch_freedom.apply(fg)
+        fg = passes.dead_nodes.apply(fg)
+        graph = passes.lower.apply(fg)
+        return passes.xnor.apply(graph)
+    finally:
+        if collecting:
+            gc.enable()
 

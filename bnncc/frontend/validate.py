@@ -110,20 +110,20 @@ def finite(fg: FloatGraph) -> None:
     """No NaN in any constant, no infinity but as a Clip bound, and a BatchNorm variance that keeps
     sqrt(var + epsilon) real (checked before folding, so no NaN is ever computed from one)."""
     for n in fg.nodes:
-        where = f"{fg.path}: node {quote(n.name)} ({op_text(n.op)})"
         for k, i in enumerate(n.inputs):
-            c = np.asarray(fg.consts[i]) if i in fg.consts else None
-            if c is None or not np.issubdtype(c.dtype, np.floating) or c.size == 0:
+            c = fg.consts.get(i)
+            if c is None or c.dtype.kind != "f" or c.size == 0 or np.isfinite(c).all():
                 continue
+            where = f"{fg.path}: node {quote(n.name)} ({op_text(n.op)})"
             if np.isnan(c).any():
                 raise BnnccError(f"{where}: constant {quote(i)} holds NaN")
-            if np.isinf(c).any() and not (n.op == "Clip" and k in (1, 2)):
+            if not (n.op == "Clip" and k in (1, 2)):
                 raise BnnccError(f"{where}: constant {quote(i)} holds an infinity")
         if n.op == "BatchNormalization" and len(n.inputs) > 4 and n.inputs[4] in fg.consts:
             var = np.asarray(fg.consts[n.inputs[4]], dtype=np.float32) + np.float32(n.attrs.get("epsilon", 1e-5))
             if (var <= 0).any():
-                raise BnnccError(f"{where}: variance + epsilon is not positive for channel "
-                                 f"{int(np.flatnonzero(var.reshape(-1) <= 0)[0])}")
+                raise BnnccError(f"{fg.path}: node {quote(n.name)} (BatchNormalization): variance + epsilon is not "
+                                 f"positive for channel {int(np.flatnonzero(var.reshape(-1) <= 0)[0])}")
 
 
 def casts(fg: FloatGraph) -> None:

@@ -6,6 +6,7 @@ hardware stores *codes* 0..levels-1 (bipolar bit b = (v+1)/2, intN code v - min)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,16 @@ BIPOLAR = DataType("bipolar", -1, 1)
 BINARY = DataType("binary", 0, 1)
 TERNARY = DataType("ternary", -1, 1)
 INT64 = DataType("int64", -(1 << 63), (1 << 63) - 1)  # host-side integer outputs (indices), not a hardware type
+
+
+@functools.lru_cache(maxsize=1024)
+def small_int(lo: int, hi: int) -> np.dtype:
+    """The narrowest numpy integer type holding [lo, hi] (tensors between layers stay small in memory)."""
+    for t in (np.int8, np.int16, np.int32):
+        info = np.iinfo(t)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(t)
+    return np.dtype(np.int64)
 
 
 def int_type(lo: int, hi: int) -> DataType:

@@ -38,7 +38,7 @@ def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
         raise BnnccError(f"input shape {list(x.shape)} does not match the model's [N, {', '.join(map(str, want))}]")
     if np.iscomplexobj(x) or not np.issubdtype(x.dtype, np.number):
         raise BnnccError(f"input dtype {x.dtype} is not real numbers")
-    x = x.astype(np.float32)
+    x = np.asarray(x, dtype=np.float32)  # no copy when it already is
     bad = np.flatnonzero(~np.isfinite(x.reshape(-1)))
     if bad.size:
         where = np.unravel_index(bad[0], x.shape)
@@ -47,12 +47,19 @@ def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def execute(nodes: list[Node], env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run `nodes` (topological order) on the tensors in `env`; returns env with every output added."""
-    for n in nodes:
+def execute(nodes: list[Node], env: dict[str, np.ndarray], keep: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Run `nodes` (topological order) on the tensors in `env`; returns env with every output added. With
+    `keep`, a tensor is dropped once its last reader has run unless it is in `keep` (a large batch then
+    holds a few layers' tensors, not all of them)."""
+    last = {i: k for k, n in enumerate(nodes) for i in n.inputs}
+    for k, n in enumerate(nodes):
         value = n.op.execute(*(env[i] for i in n.inputs))
         for name, v in zip(n.outputs, value if isinstance(value, tuple) else (value,), strict=True):
             env[name] = v
+        if keep is not None:
+            for i in n.inputs:
+                if last[i] == k and i not in keep:
+                    env.pop(i, None)
     return env
 
 
@@ -62,9 +69,31 @@ def hardware_output(graph: Graph) -> str:
     return tail[0].input if tail else graph.hardware[-1].outputs[-1]
 
 
+BATCH_BYTES = 1 << 22  # a batch runs in slices whose widest float32 tensor stays near 4 MB
+
+
+def batch_slice(graph: Graph) -> int:
+    """Images per slice of a large batch: the slice's tensors stay small enough to be reused from the
+    allocator's heap instead of being mapped (and page-faulted) afresh for every layer."""
+    widest = max(t.size for t in graph.types.values())
+    return max(1, BATCH_BYTES // (4 * widest))
+
+
 def run(graph: Graph, x: np.ndarray, trace: bool = False) -> Result:
-    env = execute(graph.nodes, {graph.input: check_input(graph, x)})
+    x = check_input(graph, x)
+    rows = batch_slice(graph)
+    parts = [_run_slice(graph, x[i:i + rows], trace) for i in range(0, max(len(x), 1), rows)]
+    if len(parts) == 1:
+        return parts[0]
+    outputs = [np.concatenate([p.outputs[k] for p in parts]) for k in range(len(parts[0].outputs))]
+    kept = {k: np.concatenate([p.trace[k] for p in parts]) for k in parts[0].trace}
+    return Result(outputs, np.concatenate([p.labels for p in parts]), kept)
+
+
+def _run_slice(graph: Graph, x: np.ndarray, trace: bool) -> Result:
     tail = [o for n in graph.nodes if isinstance(n.op, ops.HostTail) for o in n.outputs]
+    keep = None if trace else {hardware_output(graph), *tail}
+    env = execute(graph.nodes, {graph.input: x}, keep)
     # without a tail, the hardware's label select is the output
     outputs = [env[o] for o in tail] if tail else [env[hardware_output(graph)]]
     kept = {k: v for k, v in env.items() if k != graph.input and k not in tail} if trace else {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnncc.errors import BnnccError, quote
+from bnncc.ir.dtypes import small_int
 from bnncc.ir.spec import int_range
 
 F32 = np.float32
@@ -287,7 +288,7 @@ class BipolarQuant(Quantizer):
     levels: int = 2
 
     def count(self, x):
-        return (x >= F32(self.t)).astype(np.int64)
+        return (x >= F32(self.t)).astype(np.int8)
 
     def dequant(self, k):
         return np.where(k > 0, F32(self.hi), F32(self.lo)).astype(F32)
@@ -322,7 +323,7 @@ class IntQuant(Quantizer):
     def count(self, x):
         y = x / self.scale + self.zeropt
         y = np.clip(y, self.qmin, self.qmax).astype(y.dtype)
-        return ROUNDING[self.rounding](y).astype(np.int64) - self.qmin
+        return (ROUNDING[self.rounding](y) - self.qmin).astype(small_int(0, self.levels))
 
     def dequant(self, k):
         q = (k + self.qmin).astype(F32)
@@ -341,7 +342,7 @@ class RoundClip(Quantizer):
         return self.hi - self.lo + 1
 
     def count(self, x):
-        return np.clip(np.round(x), self.lo, self.hi).astype(np.int64) - self.lo
+        return (np.clip(np.round(x), self.lo, self.hi) - self.lo).astype(small_int(0, self.levels))
 
     def dequant(self, k):
         return (k + self.lo).astype(F32)
@@ -354,7 +355,7 @@ class SignQuant(Quantizer):
     levels: int = 3
 
     def count(self, x):
-        return (x >= 0).astype(np.int64) + (x > 0)
+        return (x >= 0).astype(np.int8) + (x > 0)
 
     def dequant(self, k):
         return (k - 1).astype(F32)
@@ -374,7 +375,7 @@ class MultiThreshold(Quantizer):
 
     def count(self, x):
         xc = np.moveaxis(x, 1, -1)[..., None]  # channels last, then one axis for thresholds
-        return np.moveaxis((xc >= self.thresholds).sum(-1).astype(np.int64), -1, 1)
+        return np.moveaxis((xc >= self.thresholds).sum(-1).astype(small_int(0, self.levels)), -1, 1)
 
     def dequant(self, k):
         return (F32(self.out_scale) * k.astype(F32) + F32(self.out_bias)).astype(F32)

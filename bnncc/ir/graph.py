@@ -22,7 +22,11 @@ def consumers(nodes: list) -> dict[str, list]:
     out: dict[str, list] = {}
     for n in nodes:
         for i in n.inputs:
-            out.setdefault(i, []).append(n)
+            users = out.get(i)
+            if users is None:
+                out[i] = [n]
+            else:
+                users.append(n)
     return out
 
 

@@ -14,11 +14,47 @@ import numpy as np
 
 from bnncc.errors import BnnccError
 from bnncc.ir.bits import pack_bits
-from bnncc.ir.dtypes import DataType, int_type
+from bnncc.ir.dtypes import DataType, int_type, small_int
 from bnncc.ir.float_ops import FloatNode, adder_product, make_quantizer, run_node
 from bnncc.ir.graph import TensorType
 
 F32 = np.float32
+EXACT_F32 = 1 << 24  # every integer of magnitude below this is a float32, so float32 sums of them are exact
+CHUNK_ELEMENTS = 1 << 22  # elements of one chunk's temporary (16-32 MB): bounds memory on large batches
+GEMM_CHUNK = 1 << 21  # elements of a GEMM chunk's input plus output rows: big enough for BLAS to run at full speed
+
+
+class FloatWeights:
+    """An integer weight matrix as float32 and float64 arrays, each converted once, on first use."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        self.w, self.cache = w, {}
+
+    def __call__(self, ftype) -> np.ndarray:
+        if ftype not in self.cache:
+            self.cache[ftype] = np.ascontiguousarray(self.w, dtype=ftype)
+        return self.cache[ftype]
+
+
+def exact_product(x: np.ndarray, w: FloatWeights, bound: float, out_dtype: np.dtype, offset: int = 0,
+                  halve: bool = False) -> np.ndarray:
+    """(x @ w + offset) (halved if `halve`) over integers, exactly: a float32 GEMM where `bound` (a bound
+    on |x @ w| and on every partial sum) and the offset stay below 2**24, since every summation order is
+    then exact; float64 otherwise. The offset and the halving (exact: the caller knows the sum is even)
+    are applied chunk by chunk, so each chunk's temporaries stay in cache."""
+    flat = x.reshape(-1, x.shape[-1])
+    ftype = np.float32 if bound + abs(offset) < EXACT_F32 else np.float64
+    wf = w(ftype)
+    out = np.empty((flat.shape[0], wf.shape[1]), dtype=out_dtype)
+    step = max(1, GEMM_CHUNK // max(1, wf.shape[0] + wf.shape[1]))  # rows whose result stays in cache
+    for i in range(0, flat.shape[0], step):
+        r = flat[i : i + step].astype(ftype) @ wf
+        if offset:
+            r += offset
+        if halve:
+            r *= 0.5
+        out[i : i + step] = r
+    return out.reshape(x.shape[:-1] + (wf.shape[1],))
 
 
 def _windows_nhwc(x: np.ndarray, k: int, s: int, pad: tuple[int, int, int, int], value: int) -> np.ndarray:
@@ -60,7 +96,7 @@ class HostHead:
 
     def execute(self, x: np.ndarray) -> np.ndarray:
         k = self.counts(x)
-        v = 2 * k - 1 if self.dtype.is_bipolar else k + self.offset
+        v = (2 * k - 1 if self.dtype.is_bipolar else k + self.offset).astype(small_int(self.dtype.min, self.dtype.max))
         return np.moveaxis(v, 1, -1) if self.nhwc else v
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
@@ -137,18 +173,34 @@ class MatMul:
     grid: WeightGrid
     host = False
 
-    def acc_range(self, t: TensorType) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = t.dtype.min, t.dtype.max
+    @functools.cached_property
+    def signed_colsums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per output column, the sum of its positive and of its negative weights."""
         w = self.weights
-        return np.minimum(lo * w, hi * w).sum(0), np.maximum(lo * w, hi * w).sum(0)
+        total, magnitude = w.sum(0), np.abs(w).sum(0)
+        return (magnitude + total) // 2, (total - magnitude) // 2
+
+    def acc_range(self, t: TensorType) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = t.dtype.min, t.dtype.max  # lo <= hi: a positive weight is smallest at lo, a negative at hi
+        pos, neg = self.signed_colsums
+        return lo * pos + hi * neg, hi * pos + lo * neg
 
     def infer(self, t: TensorType) -> TensorType:
         lo, hi = self.acc_range(t)
         return TensorType(t.shape[:-1] + (self.weights.shape[1],), int_type(lo.min(), hi.max()))
 
+    @functools.cached_property
+    def max_abs_colsum(self) -> int:
+        pos, neg = self.signed_colsums
+        return int((pos - neg).max(initial=0))
+
+    @functools.cached_property
+    def float_weights(self) -> FloatWeights:
+        return FloatWeights(self.weights)
+
     def execute(self, x: np.ndarray) -> np.ndarray:
-        # float64 BLAS is exact here: every partial sum stays far below 2**53.
-        return (x.astype(np.float64) @ self.weights.astype(np.float64)).astype(np.int64)
+        bound = self.max_abs_colsum * int(max(-int(x.min(initial=0)), int(x.max(initial=0))))
+        return exact_product(x, self.float_weights, bound, small_int(-bound, bound))
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
         return _matrix_describe("matmul", t_in, t_out, self.weights, self.grid)
@@ -173,7 +225,19 @@ class XnorPopcount:
         """[MH, words] uint64, packed once (the op's weights never change after lowering)."""
         return pack_bits(np.ascontiguousarray(self.weights.T))
 
+    @functools.cached_property
+    def signed_weights(self) -> FloatWeights:
+        """The weights as ±1 values [MW, MH]."""
+        return FloatWeights(2 * self.weights.astype(np.int8) - 1)
+
     def execute(self, x: np.ndarray) -> np.ndarray:
+        """popcount = (dot + MW) / 2 with dot = x @ W over ±1 values: a float32 GEMM is exact here
+        (|dot| <= MW < 2**24) and fast; `execute_packed` is the bit-level reference it is tested against."""
+        mw = self.weights.shape[0]
+        return exact_product(x, self.signed_weights, mw, small_int(0, mw), offset=mw, halve=True)
+
+    def execute_packed(self, x: np.ndarray) -> np.ndarray:
+        """XNOR and popcount on bit-packed 64-bit words, as the hardware computes it."""
         mw, mh = self.weights.shape
         xp = pack_bits((x > 0).astype(np.uint8))  # [..., words]
         wp = self.packed_weights
@@ -249,8 +313,13 @@ class MaxPool:
 
 def threshold_counts(acc: np.ndarray, t: np.ndarray, desc: np.ndarray) -> np.ndarray:
     """#{i: acc >= T[c, i]} per channel (last axis), or #{i: acc <= T[c, i]} where desc[c]."""
+    if t.shape[1] == 1:  # one threshold a channel (bipolar outputs): one comparison, no [..., T] temporary
+        th = t[:, 0] + desc  # acc <= T is not (acc >= T + 1)
+        if acc.dtype.kind == "i" and np.iinfo(acc.dtype).min <= th.min() and th.max() <= np.iinfo(acc.dtype).max:
+            th = th.astype(acc.dtype)  # compare in the accumulator's own width
+        return (acc >= th) ^ desc
     up = (acc[..., None] >= t).sum(-1)
-    down = (acc[..., None] <= t).sum(-1)
+    down = (acc[..., None] <= t).sum(-1) if desc.any() else up
     return np.where(desc, down, up)
 
 
@@ -268,7 +337,8 @@ class MultiThreshold:
         return TensorType(t.shape, self.dtype)
 
     def execute(self, x: np.ndarray) -> np.ndarray:
-        return self.dtype.from_codes(threshold_counts(x, self.thresholds, self.descending).astype(np.int64))
+        codes = threshold_counts(x, self.thresholds, self.descending)
+        return self.dtype.from_codes(codes.astype(small_int(2 * self.dtype.min, 2 * self.dtype.max + 1)))
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
         c, n = self.thresholds.shape
@@ -363,7 +433,7 @@ class HostTail:
         return self.out_types
 
     def dequant(self, acc: np.ndarray) -> np.ndarray:
-        dot = acc * self.m + self.b0
+        dot = acc.astype(np.float64) * self.m + self.b0  # exact: |acc| far below 2**53
         y = (self.a * dot + self.b).astype(F32)
         return y.reshape(y.shape[0], -1)[:, self.onnx_index]
 

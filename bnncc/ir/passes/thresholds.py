@@ -43,13 +43,13 @@ def extract(counts: Counts, lo: np.ndarray, hi: np.ndarray, levels: int, where: 
 
 
 def _verify(counts: Counts, t, desc, lo, hi, where: str, seed: int) -> None:
-    rng = np.random.default_rng(seed)
     span = hi - lo
-    samples = [np.clip(t.T - 1, lo, hi), np.clip(t.T, lo, hi), lo[None], hi[None],
-               lo + (rng.random((64, lo.size)) * (span + 1)).astype(np.int64).clip(0, span)]
-    if span.max() < 4096:  # small ranges: check every value
-        samples.append(np.minimum(lo + np.arange(span.max() + 1)[:, None], hi))
-    acc = np.concatenate(samples)
+    if span.max() < 4096:  # small ranges: every value, which includes every boundary and both ends
+        acc = np.minimum(lo + np.arange(span.max() + 1)[:, None], hi)
+    else:
+        rng = np.random.default_rng(seed)
+        acc = np.concatenate([np.clip(t.T - 1, lo, hi), np.clip(t.T, lo, hi), lo[None], hi[None],
+                              lo + (rng.random((64, lo.size)) * (span + 1)).astype(np.int64).clip(0, span)])
     bad = np.argwhere(counts(acc) != threshold_counts(acc, t, desc))
     if bad.size:
         b, c = bad[0]

@@ -47,6 +47,10 @@ def detect(w: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, WeightGri
     w = np.asarray(w, dtype=np.float64)
     if not np.all(np.isfinite(w)):
         raise BnnccError(f"{where}: weights contain NaN or infinity")
+    magnitude = abs(float(w.flat[0])) if w.size else 0.0
+    if magnitude > 0 and np.frexp(magnitude)[0] == 0.5 and np.all(np.abs(w) == magnitude):
+        # ±2**e everywhere (every binary layer): what the general search below finds, without the search
+        return np.sign(w).astype(np.int64), np.full(w.shape[1], magnitude), WeightGrid("bipolar", -1, 1)
     e_min = _pow2_scale(w)
     if e_min is not None:
         scale = np.full(w.shape[1], 2.0**e_min)
@@ -57,11 +61,10 @@ def detect(w: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, WeightGri
                              "(float weights are not supported in hardware)")
         scale = cols
     q = np.round(w / scale).astype(np.int64)
-    values = set(np.unique(q).tolist())
     lo, hi = int(q.min()), int(q.max())
-    if values <= {-1, 1}:
+    if lo >= -1 and hi <= 1 and not (q == 0).any():
         grid = WeightGrid("bipolar", -1, 1)
-    elif values <= {-1, 0, 1}:
+    elif lo >= -1 and hi <= 1:
         grid = WeightGrid("ternary", -1, 1)
     elif e_min is not None and naf(q)[0].max() <= 2:
         terms, top = naf(q)
