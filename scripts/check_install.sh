@@ -8,8 +8,7 @@ root=$(pwd)
 work=$(mktemp -d /tmp/bnncc-install-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q --upgrade pip
-"$work/venv/bin/pip" install -q "$root[all]"
+"$work/venv/bin/pip" install -q "$root[all]" -c "$root/constraints.txt"  # the pins resolve at once
 cd "$work"  # away from the checkout: the installed package is what runs
 "$work/venv/bin/python" -c "from bnncc import fixtures; fixtures.save(fixtures.binary_mlp(seed=0), 'm.onnx')"
 "$work/venv/bin/bnncc" m.onnx --target fpga --csim --sim -o out

@@ -78,3 +78,19 @@ def test_the_optimizer_counts_width_converters_and_fifos(tmp_path):
         if name == "cnn":  # block by block, it inserts two converters the whole-design choice avoids
             assert chosen["lut"] < alone["lut"] - 200
             assert sum(r["kind"] == "dwc" for r in chosen["blocks"]) < sum(r["kind"] == "dwc" for r in alone["blocks"])
+
+
+def test_a_finn_folding_file_sets_the_blocks_it_leaves_out(tmp_path):
+    """FINN's CNV-w1a1 folding names MVAUs and sliding windows only: the max-pools and width converters get
+    the cheapest folding that keeps the interval the MVAUs set (512 x 64 cycles for fc0 and fc1)."""
+    df = dataflow.build(load(str(fixtures.save(fixtures.cnv(seed=0), tmp_path / "cnv.onnx"))))
+    given = folding.read("benchmarks/data/finn_cnv_w1a1_folding.json", df)
+    assert not given.warnings
+    design = realize(df, folding.fill(df, given.entries, 10.0, DEV, ANALYTICAL))
+    assert design.interval() == 32_768
+    pools = [s for s in design.stages if s.block.kind == "pool"]
+    assert [s.fold for s in pools] == [{"PE": 32}, {"PE": 32}]  # the MVAUs' 32 lanes: no width converter
+    assert all(s.cycles() <= 32_768 for s in design.stages)
+    assert design.folding["mvau0"] == {"PE": 16, "SIMD": 3, "ram_style": "auto"}
+    typo = folding.fill(df, {k: v for k, v in given.entries.items() if k != "mvau8"}, 10.0, DEV, ANALYTICAL)
+    assert typo["mvau8"] == {"PE": 1, "SIMD": 1}  # an MVAU the file misses keeps FINN's default

@@ -122,28 +122,43 @@ def complete(df: Dataflow, entries: dict[str, dict] | None = None) -> Folding:
     return {b.name: b.fold(entries.get(b.name, {})) for b in df.blocks}
 
 
-def optimize(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device: Device,
-             model: CostModel) -> Folding:
+def fill(df: Dataflow, entries: dict[str, dict], clock_ns: float, device: Device, model: CostModel) -> Folding:
+    """The folding a folding file asks for: its blocks as given, an MVAU it does not name at PE = SIMD = 1
+    (as FINN does, so a mistyped key costs what it costs in FINN), and every other block it leaves out (a
+    max-pool, a sliding window, a label select) at its cheapest folding that does not lower the throughput
+    the named blocks set; width converters and FIFOs are chosen with them (see `optimize`)."""
+    fixed = {b.name: b.fold(entries.get(b.name, {})) for b in df.blocks if b.name in entries or b.kind == "mvau"}
+    if not fixed:
+        return complete(df)
+    interval = max(int(b.cycles(fixed[b.name])) for b in df.blocks if b.name in fixed)
+    return optimize(df, interval, clock_ns, 1e9 / (interval * clock_ns), device, model, fixed)
+
+
+def optimize(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device: Device, model: CostModel,
+             fixed: Folding | None = None) -> Folding:
     """The folding with the fewest estimated LUTs (then BRAM18, DSP, the smallest folding parameters)
     whose every stage fits `max_cycles`, counting what the folding puts between blocks: a FIFO on every
     stream and a width converter (and its FIFO) wherever a producer's lanes differ from its consumer's.
     What sits between two blocks depends only on the lanes where they meet, so a dynamic program over
-    the chain, keeping the cheapest prefix per lane count, finds the cheapest whole design."""
+    the chain, keeping the cheapest prefix per lane count, finds the cheapest whole design. Blocks in
+    `fixed` keep their fold."""
+    fixed = fixed or {}
     states: dict[int, tuple[tuple, list]] = {}  # lanes out of the last block -> (cost key, folds so far)
     prev = None
     for b in df.blocks:
-        options = [o for o in b.options() if b.cycles(o) <= max_cycles]
+        options = [fixed[b.name]] if b.name in fixed else [o for o in b.options() if b.cycles(o) <= max_cycles]
         if not options:
             fastest = min(b.options(), key=b.cycles)
             cycles = int(b.cycles(fastest))
             raise BnnccError(f"--fps {fps:g}: {b.name} needs at least {cycles} cycles per image, so the design "
                              f"reaches at most {1e9 / (cycles * clock_ns):,.0f} FPS at {clock_ns:g} ns")
-        cost = b.cost({k: np.array([o[k] for o in options]) for k in b.fold_keys}, device, model)
+        cost = b.cost(options[0] if len(options) == 1 else {k: np.array([o[k] for o in options]) for k in b.fold_keys},
+                      device, model)  # one option may carry more than the folding keys (a ram_style)
         cost = {r: np.broadcast_to(v, (len(options),)) for r, v in cost.items()}
         edges: dict[tuple[int, int], tuple | None] = {}
         nxt: dict[int, tuple[tuple, list]] = {}
         for j, o in enumerate(options):
-            key = (cost["lut"][j], cost["bram18"][j], cost["dsp"][j], sum(o.values()))
+            key = (cost["lut"][j], cost["bram18"][j], cost["dsp"][j], sum(o[k] for k in b.fold_keys))
             lanes_in = int(b.in_lanes(o))
             if prev is None:
                 best = (key, [o])

@@ -77,7 +77,7 @@ def plan(graph: Graph, opts: FpgaOptions) -> Plan:
         given = folding.read(opts.folding, df)
         if opts.strict_folding and given.warnings:
             raise BnnccError(f"{given.warnings[0]} (--strict-folding)")
-        chosen = folding.complete(df, given.entries)
+        chosen = folding.fill(df, given.entries, opts.clock_ns, dev, opts.model)
         warnings, notes = given.warnings, given.notes
     elif opts.fps:
         if opts.fps <= 0:
