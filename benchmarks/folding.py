@@ -74,7 +74,7 @@ def main() -> int:
     got = estimate_batch(df, {k: {kk: vv[: args.scalar] for kk, vv in v.items()} for k, v in batch.items()}, dev,
                          ANALYTICAL)
     for i in range(args.scalar):
-        est = estimate(realize(df, one(batch, i)), dev, ANALYTICAL, 10.0)
+        est = estimate(realize(df, one(batch, i), fifo_depths="minimal"), dev, ANALYTICAL, 10.0)
         for key in ("lut", "ff", "bram18", "dsp", "cycles_per_image"):
             assert int(got[key][i]) == est[key], (i, key, int(got[key][i]), est[key])
 
@@ -86,7 +86,7 @@ def main() -> int:
         batched.append(args.foldings / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         for i in range(args.scalar):
-            estimate(realize(df, one(batch, i)), dev, ANALYTICAL, 10.0)
+            estimate(realize(df, one(batch, i), fifo_depths="minimal"), dev, ANALYTICAL, 10.0)
         scalar.append(args.scalar / (time.perf_counter() - t0))
     result = {
         "date": datetime.date.today().isoformat(), "model": "fixtures.cnv (FINN CNV topology, binary)",

@@ -31,7 +31,7 @@ def test_batched_estimate_equals_the_compile_estimate(tmp_path):
     got = estimate_batch(df, batch, DEV, ANALYTICAL)
     converters = 0
     for i in range(n):
-        design = realize(df, {name: opts[i] for name, opts in picks.items()})
+        design = realize(df, {name: opts[i] for name, opts in picks.items()}, fifo_depths="minimal")
         converters += sum(s.block.kind == "dwc" for s in design.stages)
         est = estimate(design, DEV, ANALYTICAL, 10.0)
         assert [int(got[k][i]) for k in ("lut", "ff", "bram18", "dsp", "cycles_per_image")] == \
@@ -89,7 +89,7 @@ def test_a_finn_folding_file_sets_the_blocks_it_leaves_out(tmp_path):
     design = realize(df, folding.fill(df, given.entries, 10.0, DEV, ANALYTICAL))
     assert design.interval() == 32_768
     pools = [s for s in design.stages if s.block.kind == "pool"]
-    assert [s.fold for s in pools] == [{"PE": 32}, {"PE": 32}]  # the MVAUs' 32 lanes: no width converter
+    assert [s.fold for s in pools] == [{"PE": 32}, {"PE": 16}]  # their MVAUs' lanes: no width converter
     assert all(s.cycles() <= 32_768 for s in design.stages)
     assert design.folding["mvau0"] == {"PE": 16, "SIMD": 3, "ram_style": "auto"}
     typo = folding.fill(df, {k: v for k, v in given.entries.items() if k != "mvau8"}, 10.0, DEV, ANALYTICAL)

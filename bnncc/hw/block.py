@@ -156,6 +156,11 @@ class Block:
     def describe(self) -> str:
         return self.kind
 
+    def steps(self, f: Fold):
+        """One image as the token model's step sequence (`bnncc.hw.tokens.Steps`, or `Banked` for a block
+        with frame banks): which input word each cycle needs and pops, which output word it produces."""
+        raise NotImplementedError(f"block kind {self.kind!r} has no token model")
+
     # -- cost ----------------------------------------------------------------------------------------
     def cost(self, f: Fold, device, model) -> dict[str, Any]:
         """LUT, FF, BRAM18, DSP of the block at fold `f` on `device` under cost model `model`."""

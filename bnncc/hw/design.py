@@ -10,7 +10,7 @@ import numpy as np
 
 from bnncc.cost.devices import Device
 from bnncc.cost.model import RESOURCES, CostModel
-from bnncc.hw import schedule
+from bnncc.hw import schedule, tokens
 from bnncc.hw.block import Block, Fold
 from bnncc.hw.blocks.dwc import Dwc, dwc_cycles
 from bnncc.hw.blocks.fifo import Fifo, fifo_terms
@@ -80,8 +80,10 @@ class Design:
         return max(self.stages, key=lambda s: s.cycles())
 
 
-def realize(df: Dataflow, folding: Folding) -> Design:
-    """The design of `df` at `folding` (a fold for every block of the dataflow, e.g. folding.complete's)."""
+def realize(df: Dataflow, folding: Folding, fifo_depths: str | list[int] = "sized") -> Design:
+    """The design of `df` at `folding` (a fold for every block of the dataflow, e.g. folding.complete's).
+    FIFO depths: "sized" by the token model (the smallest that keep the interval, bnncc.hw.tokens),
+    "image" (one image of words: nothing ever waits for space), "minimal" (2), or a list."""
     stages = [Stage(df.blocks[0], folding[df.blocks[0].name])]
     n_dwc = 0
     for prev, cur in zip(df.blocks, df.blocks[1:], strict=False):
@@ -91,13 +93,31 @@ def realize(df: Dataflow, folding: Folding) -> Design:
                                     prev.out_elements, prev.tensor, lanes_in=out_lanes, lanes_out=in_lanes), {}))
             n_dwc += 1
         stages.append(Stage(cur, folding[cur.name]))
+    words = [s.in_format.words for s in stages[1:]]
+    if fifo_depths == "sized":
+        depths = sized_depths(stages, words)
+    elif isinstance(fifo_depths, str):
+        depths = [int(schedule.fifo_depth(w)) if fifo_depths == "image" else schedule.MIN_FIFO_DEPTH for w in words]
+    else:
+        depths = list(fifo_depths)
     fifos = []
-    for dst in stages[1:]:
+    for dst, depth in zip(stages[1:], depths, strict=True):
         fmt = dst.in_format
         fifos.append(Stage(Fifo(f"fifo_{dst.name}", dst.block.in_dtype, dst.block.in_dtype, fmt.elements,
-                                fmt.elements, dst.block.tensor, width=fmt.word_bits,
-                                depth=int(schedule.fifo_depth(fmt.words)), words=fmt.words), {}))
+                                fmt.elements, dst.block.tensor, width=fmt.word_bits, depth=depth,
+                                words=fmt.words), {}))
     return Design(df, folding, stages, fifos)
+
+
+def sized_depths(stages: list[Stage], words: list[int]) -> list[int]:
+    """FIFO depths from the token model; one image of words each where a block kind has no token model."""
+    whole = [int(schedule.fifo_depth(w)) for w in words]
+    try:
+        programs = [s.block.steps(s.fold) for s in stages]
+    except NotImplementedError:
+        return whole
+    model = tokens.Model(programs, [s.in_format.words for s in stages], [s.out_format.words for s in stages])
+    return tokens.size_fifos(model, whole)[0]
 
 
 def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) -> dict:
@@ -125,8 +145,9 @@ def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) 
 def estimate_batch(df: Dataflow, folds: dict[str, dict[str, np.ndarray]], device: Device,
                    model: CostModel) -> dict[str, np.ndarray]:
     """The totals of `estimate` (LUT, FF, BRAM18, DSP, cycles per image) for N foldings at once: `folds`
-    holds, per block, one array of N values per folding key. Width converters and FIFOs are costed
-    wherever each folding implies them, so the totals equal `estimate(realize(...))` folding by folding."""
+    holds, per block, one array of N values per folding key. Width converters are costed wherever each
+    folding implies them, and so are FIFOs, at the minimal depth the token model gives most streams, so the
+    totals equal `estimate(realize(..., fifo_depths="minimal"))` folding by folding."""
     totals: dict[str, np.ndarray] = {r: np.zeros(1) for r in RESOURCES}
     cycles = []
 
@@ -145,11 +166,9 @@ def estimate_batch(df: Dataflow, folds: dict[str, dict[str, np.ndarray]], device
             dwc = lanes_out != lanes_in
             add(model.block_cost("dwc", Dwc.terms_of(lanes_out, lanes_in, pb.out_bits), device), dwc)
             cycles.append(np.where(dwc, dwc_cycles(pb.out_elements, lanes_out, lanes_in), 0))
-            into_dwc = fifo_terms(schedule.fifo_depth(pb.out_elements // lanes_out), lanes_out * pb.out_bits,
-                                  device, model)
+            into_dwc = fifo_terms(schedule.MIN_FIFO_DEPTH, lanes_out * pb.out_bits, device, model)
             add(model.block_cost("fifo", into_dwc, device), dwc)
-            into_block = fifo_terms(schedule.fifo_depth(b.in_elements // lanes_in), lanes_in * b.in_bits, device,
-                                    model)
+            into_block = fifo_terms(schedule.MIN_FIFO_DEPTH, lanes_in * b.in_bits, device, model)
             add(model.block_cost("fifo", into_block, device))
         prev = (b, f)
     out = {r: totals[r].astype(np.int64) for r in RESOURCES}

@@ -26,7 +26,7 @@ from bnncc.hw.blocks.fifo import fifo_terms
 from bnncc.hw.dataflow import Dataflow
 from bnncc.hw.design import Folding
 from bnncc.hw.registry import kinds
-from bnncc.hw.schedule import fifo_depth
+from bnncc.hw.schedule import MIN_FIFO_DEPTH
 
 FOLD_PARAMS = {"PE", "SIMD"}
 FINN_IGNORED = {"ram_style", "mem_mode", "resType", "runtime_writeable_weights", "depth", "impl_style",
@@ -192,12 +192,12 @@ def _between(prev: Block, lanes_out: int, block: Block, lanes_in: int, max_cycle
              model: CostModel) -> tuple | None:
     """Cost key of the stream from `prev` (lanes_out per word) into `block` (lanes_in): its FIFO, plus a
     width converter and the FIFO into it where the lanes differ; None if that converter is too slow."""
-    fifo = fifo_terms(int(fifo_depth(block.in_elements // lanes_in)), lanes_in * block.in_bits, device, model)
+    fifo = fifo_terms(MIN_FIFO_DEPTH, lanes_in * block.in_bits, device, model)
     costs = [model.block_cost("fifo", fifo, device)]
     if lanes_out != lanes_in:
         if dwc_cycles(prev.out_elements, lanes_out, lanes_in) > max_cycles:
             return None
         costs.append(model.block_cost("dwc", Dwc.terms_of(lanes_out, lanes_in, prev.out_bits), device))
-        fifo = fifo_terms(int(fifo_depth(prev.out_elements // lanes_out)), lanes_out * prev.out_bits, device, model)
+        fifo = fifo_terms(MIN_FIFO_DEPTH, lanes_out * prev.out_bits, device, model)
         costs.append(model.block_cost("fifo", fifo, device))
     return tuple(sum(c[r] for c in costs) for r in ("lut", "bram18", "dsp")) + (0,)

@@ -1,13 +1,14 @@
-"""The dataflow schedule: every stream between two blocks holds one whole image of words (at least 2),
-so a producer never waits for a consumer that is busy with its other folds and the bottleneck never
-stalls: the design runs at its initiation interval (II), the slowest stage's cycles per image. The
-sum of the stages' cycles, plus a few pipeline registers per stage, bounds one image's latency."""
+"""The dataflow schedule: the design runs at its initiation interval (II), the slowest stage's cycles per
+image, when no FIFO makes the bottleneck wait; one image of words on every stream (`fifo_depth`) is enough
+for that, and the token model (bnncc.hw.tokens) finds the much smaller depths that are. The sum of the
+stages' cycles, plus a few pipeline registers per stage, bounds one image's latency."""
 
 from __future__ import annotations
 
 import numpy as np
 
 PIPELINE_CYCLES_PER_STAGE = 4
+MIN_FIFO_DEPTH = 2
 
 
 def fifo_depth(words_per_image):

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bnncc.hw.block import Block, Fold, Param
+from bnncc.hw.tokens import Steps
 
 
 @dataclass(eq=False)
@@ -31,6 +32,16 @@ class Dwc(Block):
 
     def cycles(self, f: Fold):
         return dwc_cycles(self.in_elements, self.lanes_in, self.lanes_out)
+
+    def steps(self, f: Fold) -> Steps:
+        """G lanes a cycle: an input word is needed at its first group and popped at its last; an output
+        word is produced when its last group is filled."""
+        g = math.gcd(self.lanes_in, self.lanes_out)
+        pos = np.arange(self.in_elements // g) * g
+        word_in, word_out = pos // self.lanes_in, pos // self.lanes_out
+        return Steps(need=np.where(pos % self.lanes_in == 0, word_in, -1),
+                     pop=np.where(pos % self.lanes_in == self.lanes_in - g, word_in, -1),
+                     produce=np.where(pos % self.lanes_out == self.lanes_out - g, word_out, -1))
 
     def params(self, f: Fold) -> list[Param]:
         return [Param("IN", self.lanes_in), Param("OUT", self.lanes_out), Param("BITS", self.in_bits),

@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from bnncc.hw.block import Fold, Param
 from bnncc.hw.blocks.pe_block import PeBlock
 from bnncc.hw.enums import ENCODINGS
+from bnncc.hw.tokens import Steps
 from bnncc.ir import ops
 
 
@@ -38,6 +41,10 @@ class LabelSelect(PeBlock):
 
     def cycles(self, f: Fold):
         return self.classes // f["PE"]
+
+    def steps(self, f: Fold) -> Steps:
+        n = self.classes // f["PE"]
+        return Steps(need=np.arange(n), produce=np.where(np.arange(n) == n - 1, 0, -1))
 
     def params(self, f: Fold) -> list[Param]:
         i, o = self.in_format(f), self.out_format(f)

@@ -15,6 +15,7 @@ from bnncc.errors import BnnccError
 from bnncc.hw.block import Block, Fold, Memory, Param, divisors
 from bnncc.hw.enums import ENCODINGS, WEIGHT_KINDS
 from bnncc.hw.stream import signed_bits
+from bnncc.hw.tokens import Steps
 from bnncc.ir import ops
 from bnncc.ir.dtypes import DataType
 from bnncc.ir.pow2 import naf, naf_digits
@@ -99,6 +100,14 @@ class Mvau(Block):
 
     def cycles(self, f: Fold):
         return self.pixels * (self.mh // f["PE"]) * (self.mw // f["SIMD"])
+
+    def steps(self, f: Fold) -> Steps:
+        """Folds in order (pixel, nf, sf): the input word of (pixel, sf) during the first output fold, an
+        output word at the last input fold of each output fold; read, accumulate and output register."""
+        nf, sf = self.mh // f["PE"], self.mw // f["SIMD"]
+        p, n, s = np.unravel_index(np.arange(self.pixels * nf * sf), (self.pixels, nf, sf))
+        return Steps(need=np.where(n == 0, p * sf + s, -1), produce=np.where(s == sf - 1, p * nf + n, -1),
+                     latency=2)
 
     # -- structure ---------------------------------------------------------------------------------
     @property

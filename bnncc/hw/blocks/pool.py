@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from bnncc.errors import BnnccError
 from bnncc.hw.block import Fold, Param
 from bnncc.hw.blocks.pe_block import PeBlock
 from bnncc.hw.enums import ENCODINGS
+from bnncc.hw.tokens import Steps
 from bnncc.ir import ops
 
 
@@ -46,6 +49,14 @@ class Pool(PeBlock):
 
     def cycles(self, f: Fold):
         return self.h * self.w * self.c // f["PE"]
+
+    def steps(self, f: Fold) -> Steps:
+        """One input word a cycle (y, x, channel fold); an output word at the last word of each window."""
+        cf = self.c // f["PE"]
+        y, x, c = np.unravel_index(np.arange(self.h * self.w * cf), (self.h, self.w, cf))
+        last = (y < self.oh * self.k) & (x < self.ow * self.k) & (y % self.k == self.k - 1) & (x % self.k == self.k - 1)
+        out = ((y // self.k) * self.ow + x // self.k) * cf + c
+        return Steps(need=np.arange(len(y)), produce=np.where(last, out, -1))
 
     def params(self, f: Fold) -> list[Param]:
         i = self.in_format(f)

@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from bnncc.hw.block import Block, Fold, Param, divisors
+from bnncc.hw.tokens import Banked, Steps
 from bnncc.ir import ops
 
 
@@ -54,6 +57,14 @@ class Swg(Block):
     def cycles(self, f: Fold):
         # store and emit work on two frame buffers at once (ping-pong)
         return max(self.h * self.w, self.oh * self.ow * self.k * self.k) * self.c // f["SIMD"]
+
+    def steps(self, f: Fold) -> Banked:
+        """A writer storing one word a cycle into a frame bank, a reader emitting one window word a cycle
+        from the other once its frame is complete (ping-pong)."""
+        cf = self.c // f["SIMD"]
+        writes, reads = self.h * self.w * cf, self.oh * self.ow * self.k * self.k * cf
+        return Banked(writer=Steps(need=np.arange(writes), produce=np.full(writes, -1)),
+                      reader=Steps(need=np.full(reads, -1), produce=np.arange(reads)), banks=2)
 
     def params(self, f: Fold) -> list[Param]:
         i = self.in_format(f)

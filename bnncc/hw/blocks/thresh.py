@@ -14,6 +14,7 @@ from bnncc.hw.blocks.mvau import out_min, threshold_memories, threshold_terms
 from bnncc.hw.blocks.pe_block import PeBlock
 from bnncc.hw.enums import ENCODINGS
 from bnncc.hw.stream import signed_bits
+from bnncc.hw.tokens import Steps
 from bnncc.ir import ops
 
 
@@ -50,6 +51,10 @@ class Thresh(PeBlock):
 
     def cycles(self, f: Fold):
         return self.pixels * self.c // f["PE"]
+
+    def steps(self, f: Fold) -> Steps:
+        s = np.arange(self.pixels * self.c // f["PE"])
+        return Steps(need=s, produce=s)
 
     def memories(self, f: Fold) -> list[Memory]:
         return threshold_memories(self.thresholds, self.descending, self.c, f["PE"], self.acc_bits)
