@@ -18,11 +18,12 @@ import numpy as np
 
 from bnncc.commands import MODULES, SUBCOMMANDS
 from bnncc.commands import compile as compile_command
-from bnncc.errors import BnnccError
+from bnncc.commands.common import Parser
+from bnncc.errors import BnnccError, printable
 
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    sub = argparse.ArgumentParser(
+    sub = Parser(
         prog="bnncc", allow_abbrev=False,
         description="bnncc: binary / power-of-two / ShiftAdd nets from ONNX to verified hardware.",
         epilog="Compile: bnncc MODEL.onnx --target fpga|rram [-o OUT] [options]; "
@@ -31,11 +32,6 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     for name in SUBCOMMANDS:
         importlib.import_module(f"bnncc.commands.{MODULES[name]}").add_parser(cmds)
     return sub, compile_command.parser(SUBCOMMANDS)
-
-
-def printable(text: str) -> str:
-    """One line, every control character escaped: a name from a model cannot split or clear the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(str(text).split()))
 
 
 def main(argv: list[str] | None = None) -> int:

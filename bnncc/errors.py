@@ -8,3 +8,8 @@ class BnnccError(Exception):
 def quote(name: str) -> str:
     """A model-supplied name made safe for a one-line message or a comment (escapes, no newline)."""
     return repr(name).replace("*/", "*\\/")
+
+
+def printable(text: str) -> str:
+    """One line, every control character escaped: a name from a model cannot split or clear the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(str(text).split()))

@@ -105,7 +105,7 @@ def test_bad_models_exit_2_with_one_line_and_write_nothing(capsys, tmp_path, cas
 def test_wrong_input_shape_and_bad_npy(capsys, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 3, 28, 28), np.float32))
     code, _, err = _cli(capsys, "run", f"{FINN}/model.onnx", "--input", str(tmp_path / "x.npy"))
-    assert code == 2 and "input shape [2, 3, 28, 28] does not match the model's [N, 1, 28, 28]" in err
+    assert code == 2 and "input of shape [2, 3, 28, 28] does not match the model's [N, 1, 28, 28]" in err
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
     code, _, err = _cli(capsys, "run", f"{FINN}/model.onnx", "--input", str(tmp_path / "junk.npy"))
     assert code == 2 and "not a readable .npy" in err

@@ -218,6 +218,80 @@ def test_an_identity_cast_is_accepted(tmp_path, capsys):
     assert main(["inspect", _save(tmp_path, _mutate(cast))]) == 0
 
 
+
+def _insert_before(g, node, slot: int, new_nodes: list, new_input: str) -> str:
+    """Put new_nodes in front of node's input `slot`, which then reads new_input; returns the old input."""
+    old = node.input[slot]
+    node.input[slot] = new_input
+    nodes = list(g.node)
+    i = nodes.index(node)
+    g.ClearField("node")
+    g.node.extend(nodes[:i] + new_nodes + nodes[i:])
+    return old
+
+
+def _ort_labels(path: str, x: np.ndarray) -> list[int]:
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return s.run(None, {s.get_inputs()[0].name: x})[0].argmax(1).tolist()
+
+
+def _labels(capsys, path: str, x_path: Path) -> list[int]:
+    import json
+
+    capsys.readouterr()
+    assert main(["run", path, "--input", str(x_path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["labels"]
+
+
+def test_a_cast_of_constants_is_evaluated_exactly(tmp_path, capsys):
+    """Cast(BOOL) then Cast(FLOAT) on a BatchNorm bias turns it into 0/1: the labels follow onnxruntime's."""
+    m = _model()
+    add = next(n for n in m.graph.node if n.op_type == "Add")
+    src = add.input[1]
+    _insert_before(m.graph, add, 1, [helper.make_node("Cast", [src], ["b"], to=TensorProto.BOOL, name="c1"),
+                                     helper.make_node("Cast", ["b"], ["f"], to=TensorProto.FLOAT, name="c2")], "f")
+    path = _save(tmp_path, m)
+    x = fixtures.random_inputs(m, 16, seed=1)
+    np.save(tmp_path / "x.npy", x)
+    assert _labels(capsys, path, tmp_path / "x.npy") == _ort_labels(path, x)
+    assert _labels(capsys, path, tmp_path / "x.npy") != _labels(capsys, _save(tmp_path, _model(), "base.onnx"),
+                                                                 tmp_path / "x.npy")
+
+
+@pytest.mark.parametrize("slot", [0, 1])
+def test_no_ops_inside_a_quantizer_pattern_are_seen_through(tmp_path, capsys, slot):
+    """An Identity between the input quantizer's Round and Clip (or on a Clip bound) changes nothing:
+    the input layer stays on the FPGA."""
+    import json
+
+    base = fixtures.pow2_mlp(seed=0)
+    m = fixtures.pow2_mlp(seed=0)
+    clip = next(n for n in m.graph.node if n.op_type == "Clip")
+    _insert_before(m.graph, clip, slot, [helper.make_node("Identity", [clip.input[slot]], ["id"], name="id")], "id")
+    mvaus = []
+    for name, model in (("base", base), ("identity", m)):
+        assert main(_compile(_save(tmp_path, model, f"{name}.onnx"), tmp_path / name)) == 0
+        report = json.loads((tmp_path / name / "report.json").read_text())
+        mvaus.append([b["block"] for b in report["estimate"]["blocks"] if b["kind"] == "mvau"])
+    assert mvaus[0] == mvaus[1] and len(mvaus[0]) == 3
+
+
+def test_a_scale_that_overflows_float32_is_refused(tmp_path, capsys):
+    """A finite scale of 3e38 makes the float model's sums infinite (qonnx gives NaN logits): refused."""
+    m = onnx.load("../shared/models/qonnx-zoo-tfc/TFC_1W1A.onnx")
+    bq = [n for n in m.graph.node if n.op_type == "BipolarQuant"][2]
+    t = next(t for t in m.graph.initializer if t.name == bq.input[1])
+    t.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(t).shape, 3e38, np.float32), t.name))
+    _refused(capsys, ["inspect", _save(tmp_path, m)], "(MatMul)", "overflow")
+
+
+def test_an_attribute_the_op_does_not_have(tmp_path, capsys):
+    m = _model()
+    next(n for n in m.graph.node if n.op_type == "Add").attribute.append(helper.make_attribute("axis", 3))
+    _refused(capsys, ["inspect", _save(tmp_path, m)], "(Add)", "attribute 'axis'", "ONNX spec")
+
 def _set_const(g, name_part: str, value) -> None:
     t = next(i for i in g.initializer if name_part in i.name)
     t.CopyFrom(numpy_helper.from_array(np.asarray(value, dtype=numpy_helper.to_array(t).dtype), t.name))
@@ -296,6 +370,39 @@ def test_complex_inputs(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 16), dtype=np.complex64))
     _refused(capsys, ["run", _save(tmp_path, _model()), "--input", str(tmp_path / "x.npy")], "not real numbers")
 
+
+
+@pytest.mark.parametrize("argv", [["m.onnx", "--target", "rram", "--cell-bits", "1.5"], ["run", "m.onnx"],
+                                  ["m.onnx", "--target", "fpga", "--fps", "nan"],
+                                  ["m.onnx", "--target", "fpga", "--clock-ns", "-1"]])
+def test_usage_errors_are_one_line(capsys, argv):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("bnncc: error: "), err
+    assert err.count("\n") == 1 and err.endswith("--help)\n"), err
+
+
+def test_a_folding_file_nested_too_deeply(tmp_path, capsys):
+    (tmp_path / "f.json").write_text("[" * 200_000 + "]" * 200_000)
+    _refused(capsys, _compile(_save(tmp_path, _model()), tmp_path / "o", "--folding", str(tmp_path / "f.json")),
+             "--folding", "nested too deeply")
+
+
+def test_onnxruntime_writes_nothing_outside_the_output(tmp_path):
+    """The crossbar simulation runs onnxruntime, which would leave a device id under $HOME and a
+    session file in $TMPDIR."""
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    path = _save(tmp_path, _model())
+    np.save(tmp_path / "x.npy", fixtures.random_inputs(_model(), 4, seed=0))
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"} | {"HOME": str(home),
+                                                                                   "TMPDIR": str(tmp)}
+    r = subprocess.run([sys.executable, "-m", "bnncc.cli", path, "--target", "rram", "-o", str(tmp_path / "o"),
+                        "--input", str(tmp_path / "x.npy")], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not list(home.rglob("*")) and not list(tmp.rglob("*"))
 
 def test_options_without_effect_are_errors(tmp_path, capsys):
     path = _save(tmp_path, _model())

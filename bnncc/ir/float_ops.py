@@ -104,6 +104,27 @@ def _clip(ins, a):
     return [_f32(np.minimum(np.maximum(ins[0], lo), hi))]
 
 
+CAST_TYPES = {1: np.float32, 11: np.float64, 10: np.float16, 9: np.bool_, 2: np.uint8, 3: np.int8, 4: np.uint16,
+              5: np.int16, 6: np.int32, 7: np.int64, 12: np.uint32, 13: np.uint64}  # ONNX TensorProto codes
+
+
+def _cast(x: np.ndarray, a: dict) -> np.ndarray:
+    """ONNX Cast, exactly where ONNX defines it: to bool (x != 0), to an integer type (truncation towards
+    zero, of values the type holds), to a float type (rounding to it). Out-of-range values are undefined in
+    ONNX (runtimes differ), so they are refused, as is a type numpy cannot represent."""
+    target = CAST_TYPES.get(a.get("to"))
+    if target is None:
+        raise BnnccError(f"Cast to type {a.get('to')!r} is not supported")
+    x = np.asarray(x)
+    if np.issubdtype(target, np.integer) and x.dtype.kind == "f":
+        info = np.iinfo(target)
+        t = np.trunc(x)
+        if not np.all(np.isfinite(x)) or t.min(initial=0) < info.min or t.max(initial=0) > info.max:
+            raise BnnccError(f"a Cast to {np.dtype(target).name} changes values outside its range (undefined in ONNX)")
+        return t.astype(target)
+    return x.astype(target)
+
+
 def _windows(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], pads, pad_value) -> np.ndarray:
     """NCHW -> [N, C, OH, OW, kh, kw] views after padding."""
     t, l, b, r = pads
@@ -236,7 +257,7 @@ OPS: dict[str, Callable] = {
     "Clip": _clip,
     "Identity": lambda ins, a: [ins[0]],
     "Dropout": lambda ins, a: [ins[0]],
-    "Cast": lambda ins, a: [ins[0]],
+    "Cast": lambda ins, a: [_cast(ins[0], a)],
     "Reshape": _reshape,
     "Flatten": _flatten,
     "Squeeze": _squeeze,
@@ -381,6 +402,7 @@ class MultiThreshold(Quantizer):
         return (F32(self.out_scale) * k.astype(F32) + F32(self.out_bias)).astype(F32)
 
 
+MAX_LEVELS = 1 << 16  # codes of one quantizer: beyond 16 bits nothing is integer hardware any more
 QUANTIZER_OPS = ("BipolarQuant", "Quant", "IntQuant", "RoundClip", "Sign", "MultiThreshold")
 
 
@@ -435,6 +457,9 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
             raise BnnccError(f"{node.op} node {quote(node.name)}: unknown rounding mode {rounding}")
         return IntQuant(scale.astype(F32), zp.astype(F32), qmin, qmax, rounding.upper())
     if node.op == "RoundClip":
+        if a["hi"] - a["lo"] >= MAX_LEVELS:
+            raise BnnccError(f"quantizer node {quote(node.name)}: Clip(Round(x), {a['lo']:g}, {a['hi']:g}) has more "
+                             f"than {MAX_LEVELS:,} levels")
         return RoundClip(int(a["lo"]), int(a["hi"]))
     if node.op == "Sign":
         return SignQuant()
@@ -457,7 +482,12 @@ def run_node(node: FloatNode, env: dict[str, np.ndarray], consts: dict[str, np.n
         fn = OPS[node.op]
     else:
         raise BnnccError(f"node {quote(node.name)}: op {node.op} is not supported")
-    outs = fn(ins, node.attrs)
+    try:
+        outs = fn(ins, node.attrs)
+    except BnnccError as e:
+        if fn is OPS.get(node.op):  # a quantizer's errors name their node already
+            raise BnnccError(f"node {quote(node.name)} ({node.op}): {e}") from None
+        raise
     for name, value in zip(node.outputs, outs, strict=False):
         if name:
             env[name] = value

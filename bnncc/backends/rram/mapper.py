@@ -278,5 +278,10 @@ def _sha256(path: str) -> str:
 
 
 def map_graph(graph: Graph, cfg: RramConfig) -> Mapping:
-    """The whole network on crossbars of `cfg`; a BnnccError names the layer that cannot be mapped."""
-    return _Mapper(graph, cfg).run()
+    """The whole network on crossbars of `cfg`; a BnnccError names the file and the layer that cannot be
+    mapped."""
+    try:
+        return _Mapper(graph, cfg).run()
+    except BnnccError as e:
+        message = str(e)
+        raise BnnccError(message if message.startswith(graph.path) else f"{graph.path}: {message}") from None

@@ -245,6 +245,10 @@ class Lowering:
             self.emit(ops.MatMul(wq, grid), [n])
             a, b = alpha * scale, beta * scale * wq.sum(0)
         lo, hi = self.matrix_op.acc_range(self.types[self.nodes[-1].input])
+        reach = np.abs(a) * np.maximum(np.abs(lo), np.abs(hi)) + np.abs(b)
+        if not np.all(reach <= np.finfo(F32).max):
+            raise BnnccError(f"{where}: its float32 results overflow (up to {float(reach.max()):.3g}): the scales "
+                             "are too large for the model to have finite values")
         post_end = next((j for j in range(i + 1, len(chain)) if is_quantizer(chain[j])), None)
         out_shape = self.shape(n.outputs[0])
         out_index = canonical_nhwc(out_shape) if len(out_shape) == 3 else np.arange(out_shape[0])
