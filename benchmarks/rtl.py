@@ -10,15 +10,22 @@ cocotb + Icarus for cycles per image, and ``bnncc.backends.fpga.synth.synthesize
 Designs (``--designs``, default all):
 
 * ``tfc``: FINN's TFC-w1a1 (``../shared/models/finn-tfc-w1a1/model.onnx``) with FINN's ``folding_config.json``;
+* ``sfc``: Brevitas' ``sfc_1w1a`` topology (784-256-256-256-10 binary, random weights and BatchNorm
+  statistics, ``tests/brevitas_models.finn_topology``) with ``benchmarks/data/finn_sfc_w1a1_folding.json``;
 * ``lfc-slow`` / ``lfc-fast``: the LFC topology (784-1024-1024-1024-10 binary, ``fixtures.lfc(0)``) at
   ``--fps 2,000`` and ``--fps 20,000``;
-* ``cnv``: FINN's CNV topology (``fixtures.cnv(0)``) at ``--fps 9,150``, FINN's published CNV-w1a1 PYNQ rate.
+* ``cnv``: FINN's CNV topology (``fixtures.cnv(0)``) at ``--fps 9,150``, FINN's published CNV-w1a1 PYNQ rate;
+* ``cnv-finn``: Brevitas' ``cnv_1w1a`` (random weights) with FINN's own CNV-w1a1 folding
+  (``benchmarks/data/finn_cnv_w1a1_folding.json``), simulated with Verilator;
+* ``shiftadd``: ``bnncc train --model shiftadd-mlp --dataset mnist5k --epochs 3`` (8-bit activations) at
+  ``--fps 10,000``.
 
 FPS at 100 MHz comes from simulated cycles: ``FpgaOptions(sim=True, vectors=4)`` (6 images under random
-gaps and back-pressure for bit-exactness, then 16 back-to-back images for the interval) for TFC and LFC;
-for CNV, whose simulation is slow, ``--cnv-images`` (default 3) back-to-back images, compared with the
+gaps and back-pressure for bit-exactness, then 16 back-to-back images for the interval) for the MLPs;
+for the CNVs, whose simulation is slow, ``--cnv-images`` (default 4) back-to-back images, compared with the
 executor, interval = the spacing of the last two results. LUTs per FPS are compared with FINN's
 published CNV-w1a1 Zynq build (21,135 LUTs, 98 BRAM36 + 9 BRAM18, 0 DSP at 9,150 FPS on PYNQ-Z1).
+ECP5 designs are placed and routed with nextpnr seeds 1 .. ``--pnr-seeds`` (default 3).
 
 "Measured LUT" is LUTs as logic + LUTs as memory (LUTRAM/SRL), which is what the estimate counts.
 
@@ -37,6 +44,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,31 +64,50 @@ from bnncc.ir.executor import run_hardware  # noqa: E402
 from bnncc.sim import rtl as rtl_sim  # noqa: E402
 
 XILINX = "xc7z020clg400-1"
+ECP5 = "LFE5U-85F-8BG381C"
 CLOCK_NS = 10.0
 TFC_DIR = ROOT.parent / "shared" / "models" / "finn-tfc-w1a1"
-FINN_CNV = {"lut": 21_135, "bram18": 98 * 2 + 9, "dsp": 0, "fps": 9_150}
+DATA = ROOT / "benchmarks" / "data"
+FINN_CNV = {"lut": 21_135, "ff": 31_517, "bram18": 98 * 2 + 9, "dsp": 0, "fps": 9_150}
 DESIGNS = {
-    # name: (model source, folding options, ECP5 part, how to simulate)
-    "tfc": ("finn-tfc-w1a1", {"folding": str(TFC_DIR / "folding_config.json")}, "LFE5U-25F-6BG381C", "verify"),
-    "lfc-slow": ("lfc", {"fps": 2_000.0}, "LFE5U-85F-8BG381C", "verify"),
-    "lfc-fast": ("lfc", {"fps": 20_000.0}, "LFE5U-85F-8BG381C", "verify"),
-    "cnv": ("cnv", {"fps": 9_150.0}, "LFE5U-85F-8BG381C", "few"),
+    # name: (model source, folding options, ECP5 part or None, simulator: "verify" (gaps, back-pressure,
+    # then the rate) or "few" (back-to-back images only) with which simulator)
+    "tfc": ("finn-tfc-w1a1", {"folding": str(TFC_DIR / "folding_config.json")}, ECP5, ("verify", "icarus")),
+    "sfc": ("brevitas:sfc_1w1a", {"folding": str(DATA / "finn_sfc_w1a1_folding.json")}, ECP5, ("verify", "icarus")),
+    "lfc-slow": ("lfc", {"fps": 2_000.0}, ECP5, ("verify", "icarus")),
+    "lfc-fast": ("lfc", {"fps": 20_000.0}, ECP5, ("verify", "icarus")),
+    "cnv": ("cnv", {"fps": 9_150.0}, ECP5, ("few", "verilator")),
+    "cnv-finn": ("brevitas:cnv_1w1a", {"folding": str(DATA / "finn_cnv_w1a1_folding.json")}, ECP5,
+                 ("few", "verilator")),
+    "shiftadd": ("train:shiftadd-mlp", {"fps": 10_000.0}, None, ("verify", "verilator")),
 }
 
 
 def model_path(source: str, work: Path) -> Path:
     if source == "finn-tfc-w1a1":
         return TFC_DIR / "model.onnx"
-    return fixtures.save(getattr(fixtures, source)(0), work / f"{source}.onnx")
+    kind, _, name = source.partition(":")
+    path = work / f"{name or kind}.onnx"
+    if kind == "brevitas":
+        sys.path.insert(0, str(ROOT / "tests"))
+        from brevitas_models import finn_topology
+
+        finn_topology(name, path, seed=0)
+        return path
+    if kind == "train":
+        subprocess.run([sys.executable, "-m", "bnncc", "train", "--model", name, "--dataset", "mnist5k",
+                        "--epochs", "3", "-o", str(path)], check=True, stdout=subprocess.DEVNULL)
+        return path
+    return fixtures.save(getattr(fixtures, source)(0), path)
 
 
-def simulate_few(graph, opts: FpgaOptions, rtl: Path, images: int) -> dict:
+def simulate_few(graph, opts: FpgaOptions, rtl: Path, images: int, simulator: str) -> dict:
     """Back-to-back images without gaps (the CNV is too slow for verify's 6 + 16 images here):
     every output compared with the executor, interval = spacing of the last two results."""
     df = plan(graph, opts).design
     values = hardware_inputs(graph, FpgaOptions(vectors=max(images - 2, 1), seed=opts.seed))[:images]
     expected = run_hardware(graph, values)[df.output_tensor].reshape(len(values), -1)
-    run = rtl_sim.simulate(rtl, df, values)
+    run = rtl_sim.simulate(rtl, df, values, simulator=simulator)
     fout = df.output_format
     got = [fout.unpack([o])[0] if len(o) == fout.words else None for o in run.outputs]
     mismatches = sum(1 for g, w in zip(got, expected, strict=False) if g is None or not np.array_equal(g, w))
@@ -89,17 +116,17 @@ def simulate_few(graph, opts: FpgaOptions, rtl: Path, images: int) -> dict:
     interval = ends[-1] - ends[-2] if len(ends) >= 2 else float("inf")
     return {"passed": mismatches == 0, "vectors": len(values), "mismatches": int(mismatches),
             "cycles_per_image": float(interval), "latency_cycles": int(ends[0] - run.first_input_cycle + 1),
-            "designed_interval": df.interval(), "efficiency": df.interval() / interval, "simulator": "icarus",
+            "designed_interval": df.interval(), "efficiency": df.interval() / interval, "simulator": simulator,
             "method": f"{len(values)} back-to-back images, no gaps; interval = last two results"}
 
 
 def run_design(name: str, args, work: Path) -> dict:
-    source, fold, ecp5_part, sim_kind = DESIGNS[name]
+    source, fold, ecp5_part, (sim_kind, simulator) = DESIGNS[name]
     path = model_path(source, work)
     graph = load(str(path))
     sim = not args.no_sim
     opts = FpgaOptions(out=str(work / name), part=XILINX, clock_ns=CLOCK_NS, rtl=True,
-                       sim=sim and sim_kind == "verify", vectors=4, **fold)
+                       sim=sim and sim_kind == "verify", simulator=simulator, vectors=4, **fold)
     entry: dict = {"design": name, "model": str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent)
                    else path.name, "folding_option": fold, "times_s": {}}
     t = time.perf_counter()
@@ -111,7 +138,7 @@ def run_design(name: str, args, work: Path) -> dict:
     entry["warnings"] = report["warnings"]
     if sim and sim_kind == "few":
         t = time.perf_counter()
-        entry["rtl_sim"] = simulate_few(graph, opts, rtl, args.cnv_images)
+        entry["rtl_sim"] = simulate_few(graph, opts, rtl, args.cnv_images, simulator)
         entry["times_s"]["sim"] = round(time.perf_counter() - t, 1)
     else:
         entry["rtl_sim"] = report["verification"].get("rtl_sim")
@@ -120,10 +147,10 @@ def run_design(name: str, args, work: Path) -> dict:
     entry["xilinx"] = synthesize(rtl, device(XILINX), CLOCK_NS, per_block=True)
     entry["times_s"]["synth_xilinx"] = round(time.perf_counter() - t, 1)
     _progress(name, "xilinx", entry)
-    if not args.no_ecp5:
+    if ecp5_part and not args.no_ecp5:
         t = time.perf_counter()
         try:
-            entry["ecp5"] = synthesize(rtl, device(ecp5_part), CLOCK_NS, per_block=False)
+            entry["ecp5"] = synthesize(rtl, device(ecp5_part), CLOCK_NS, per_block=False, pnr_seeds=args.pnr_seeds)
         except SynthesisError as e:  # e.g. the design does not fit the part: record why
             entry["ecp5"] = {"part": ecp5_part, "error": str(e).splitlines()[0] + " " + _fit_error(str(e))}
         entry["times_s"]["synth_pnr_ecp5"] = round(time.perf_counter() - t, 1)
@@ -168,7 +195,7 @@ def summary_table(results: dict) -> list[str]:
                          for k, v in e["folding_option"].items())
         check = f"{sim['mismatches']} mismatches / {sim['vectors']} img" if sim else "not run"
         ecp5 = e.get("ecp5") or {}
-        fmax = ecp5["fmax_mhz"] if ecp5.get("fmax_mhz") else _short_error(ecp5.get("error", "-"))
+        fmax = _fmax(ecp5) if ecp5.get("fmax_mhz") else _short_error(ecp5.get("error", "-"))
         lines.append(
             f"| {name} | {fold} | {est['cycles_per_image']:,} | {f'{cycles:,.1f}' if cycles else '-'} | "
             f"{f'{fps:,.0f}' if fps else '-'} | {check} | {est['lut']:,} | {_lut(x):,} | "
@@ -179,6 +206,12 @@ def summary_table(results: dict) -> list[str]:
     lines.append(f"| FINN CNV-w1a1, PYNQ-Z1 (published) | FINN | - | - | {f['fps']:,} | - | - | {f['lut']:,} | - | "
                  f"- | - | - | - | {f['bram18']} | {f['dsp']} | {f['lut'] / f['fps']:.3f} | - | - | - |")
     return lines
+
+
+def _fmax(ecp5: dict) -> str:
+    seeds = ecp5.get("fmax_mhz_by_seed") or {}
+    each = " / ".join(f"{v:.1f}" for v in seeds.values()) if len(seeds) > 1 else ""
+    return f"{ecp5['fmax_mhz']:.1f}" + (f" (seeds: {each})" if each else "")
 
 
 GROUP_OVER = 30  # with more blocks than this, width converters and FIFOs are summed into one row each
@@ -201,18 +234,21 @@ def timing_table(results: dict) -> list[str]:
 
 
 def layer_table(name: str, e: dict) -> list[str]:
-    """Per-block estimate vs hierarchical Yosys rows; the flattened total last."""
+    """Per-block estimate vs hierarchical Yosys rows (with Yosys' longest path in cells, `ltp -noff`); the
+    flattened total last."""
     x = e["xilinx"]
     rows = [("| block | folding | cycles | LUT est. | LUT Yosys | ratio | FF est. | FF Yosys | ratio | "
-             "BRAM18 est. | BRAM18 Yosys | DSP Yosys |"), "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "BRAM18 est. | BRAM18 Yosys | DSP Yosys | longest path (cells) |"),
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     keys = ("le", "lm", "fe", "fm", "be", "bm", "dm")
     tot = dict.fromkeys(keys, 0)
     groups: dict[str, dict] = {}
     group = len(e["estimate"]["blocks"]) > GROUP_OVER
 
-    def line(label: str, fold: str, cycles: str, v: dict) -> str:
+    def line(label: str, fold: str, cycles: str, v: dict, ltp: object = "") -> str:
         return (f"| {label} | {fold} | {cycles} | {v['le']:,} | {v['lm']:,} | {_ratio(v['lm'], v['le'])} | "
-                f"{v['fe']:,} | {v['fm']:,} | {_ratio(v['fm'], v['fe'])} | {v['be']} | {v['bm']} | {v['dm']} |")
+                f"{v['fe']:,} | {v['fm']:,} | {_ratio(v['fm'], v['fe'])} | {v['be']} | {v['bm']} | {v['dm']} | "
+                f"{ltp} |")
 
     for r in e["estimate"]["blocks"]:
         m = x["per_block"].get(r["block"])
@@ -227,7 +263,7 @@ def layer_table(name: str, e: dict) -> list[str]:
             for k in keys:
                 g[k] += v[k]
             continue
-        rows.append(line(r["block"], _fold(r["folding"]), f"{r['cycles']:,}", v))
+        rows.append(line(r["block"], _fold(r["folding"]), f"{r['cycles']:,}", v, m.get("ltp", "-")))
     for kind, g in groups.items():
         label = {"dwc": "width converters", "fifo": "FIFOs"}[kind]
         rows.append(line(f"{g['n']} {label} (sum)", "-", "-", g))
@@ -245,7 +281,8 @@ def main() -> int:
                     help="designs to run (default all)")
     ap.add_argument("--no-sim", action="store_true", help="skip the RTL simulation (no FPS column)")
     ap.add_argument("--no-ecp5", action="store_true", help="skip ECP5 synthesis and place-and-route")
-    ap.add_argument("--cnv-images", type=int, default=3, help="back-to-back images simulated for CNV (default 3)")
+    ap.add_argument("--cnv-images", type=int, default=4, help="back-to-back images simulated for CNV (default 4)")
+    ap.add_argument("--pnr-seeds", type=int, default=3, help="nextpnr seeds 1..N per ECP5 design (default 3)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "rtl.json"), help="results file (merged by design)")
     ap.add_argument("--tables-only", action="store_true", help="print the tables of the existing --json and exit")
     args = ap.parse_args()

@@ -30,6 +30,17 @@ def positive(text: str) -> float:
     return value
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return value
+
+
 def load(path: str):
     """The lowered IR of an ONNX, QONNX or FINN-ONNX file."""
     from bnncc.frontend import load as load_model

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from bnncc.commands.common import Parser, checked_input, load, positive, read_npy
+from bnncc.commands.common import Parser, at_least_one, checked_input, load, positive, read_npy
 from bnncc.errors import BnnccError
 
 
@@ -42,11 +42,12 @@ def fpga_options(args: argparse.Namespace, x=None):
 
     return FpgaOptions(out=args.out, part=args.part, clock_ns=args.clock_ns, fps=args.fps, folding=args.folding,
                        strict_folding=args.strict_folding, ap_ctrl=args.ap_ctrl, csim=args.csim, input=x,
-                       rtl=args.rtl, sim=args.sim, simulator=args.simulator, synth=args.synth)
+                       rtl=args.rtl, sim=args.sim, simulator=args.simulator, synth=args.synth,
+                       pnr_seeds=args.pnr_seeds)
 
 
 FPGA_ONLY = ("--part", "--clock-ns", "--fps", "--folding", "--strict-folding", "--ap-ctrl", "--csim", "--rtl",
-             "--synth", "--simulator")
+             "--synth", "--pnr-seeds", "--simulator")
 RRAM_ONLY = ("--xbar", "--encoding", "--cell-bits", "--adc-bits", "--g-on", "--g-off")
 
 
@@ -59,9 +60,10 @@ def check_options(args: argparse.Namespace) -> None:
         raise BnnccError(f"{', '.join(unused)}: not an option of --target {args.target}")
     if args.target == "fpga":
         for option, needs in (("--input", args.csim or args.sim), ("--simulator", args.sim),
-                              ("--strict-folding", args.folding)):
+                              ("--strict-folding", args.folding), ("--pnr-seeds", args.synth)):
             if option in given and not needs:
-                what = {"--input": "--csim or --sim", "--simulator": "--sim", "--strict-folding": "--folding"}
+                what = {"--input": "--csim or --sim", "--simulator": "--sim", "--strict-folding": "--folding",
+                        "--pnr-seeds": "--synth"}
                 raise BnnccError(f"{option} has no effect without {what[option]}")
 
 
@@ -113,6 +115,8 @@ def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
     fpga.add_argument("--synth", action="store_true",
                       help="synthesize OUT/rtl with Yosys (ECP5 parts: also nextpnr-ecp5 for Fmax) and record the "
                            "measured LUT/FF/BRAM/DSP under 'measured' in report.json (implies --rtl)")
+    fpga.add_argument("--pnr-seeds", type=at_least_one, default=1, metavar="N",
+                      help="ECP5 --synth: place and route with seeds 1..N and report the median Fmax (default 1)")
     fpga.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus",
                       help="RTL simulator for --sim (default icarus)")
     comp.add_argument("--input", help=".npy float inputs for --csim / --sim (rram: implies --sim; default: 64 seeded "

@@ -47,8 +47,12 @@ def from_synthesis(result: dict, blocks: dict[str, tuple[str, dict]] | None = No
     for name, row in result.get("per_block", {}).items():
         kind, params = blocks.get(name, (None, {}))
         out += [Measurement("yosys", result["tool"], result["part"], r, row[r], name, kind, params) for r in resources]
-    if result.get("fmax_mhz") is not None:
-        out.append(Measurement("nextpnr", result["pnr_tool"], result["part"], "fmax_mhz", result["fmax_mhz"]))
+        if row.get("ltp") is not None:
+            out.append(Measurement("yosys", result["tool"], result["part"], "ltp_cells", row["ltp"], name, kind,
+                                   params))
+    for seed, fmax in result.get("fmax_mhz_by_seed", {}).items():
+        out.append(Measurement("nextpnr", result["pnr_tool"], result["part"], "fmax_mhz", fmax,
+                               params={"seed": int(seed)}))
     return out
 
 

@@ -49,7 +49,8 @@ class Param:
 class Memory:
     """A constant memory: `rows` [R, n] integers, element k of a row at bits [k*bits, (k+1)*bits).
     The RTL ROM stores `bits` per element; the HLS array stores `hls_bits` (thresholds as whole
-    64-bit words). `param` is the Verilog parameter that names its file."""
+    64-bit words). `param` prefixes the Verilog parameters that name its file and its style; `hls` and
+    `rtl` say which writers use it, where the two sides lay a table out differently."""
 
     name: str
     what: str
@@ -57,6 +58,9 @@ class Memory:
     bits: int
     hls_bits: int
     param: str
+    style: str = "auto"  # block RAM, LUTs ("distributed") or the synthesizer's choice
+    hls: bool = True
+    rtl: bool = True
 
     def bit_rows(self, bits: int) -> np.ndarray:
         """[R, n*bits] 0/1: every element's low `bits` bits, least significant first."""
@@ -83,6 +87,7 @@ class Block:
     fold_keys: ClassVar[tuple[str, ...]] = ()  # the folding parameters, in the order reports show them
     finn_prefixes: ClassVar[tuple[str, ...]] = ()  # regexes of FINN node names of this kind (folding_config.json)
     rtl_module: ClassVar[str] = ""
+    pipeline_depth: ClassVar[int] = 1  # registers an input word passes on its way to an output word
     template_root: ClassVar[Path] = TEMPLATES  # holds hls/blocks/<kind>.j2 and rtl/blocks/<kind>.v
     hls_template: ClassVar[str | None] = None
     rtl_template: ClassVar[str | None] = None

@@ -74,7 +74,7 @@ class Design:
         return schedule.interval([s.cycles() for s in self.stages])
 
     def latency(self) -> int:
-        return schedule.latency([s.cycles() for s in self.stages])
+        return schedule.latency([s.cycles() for s in self.stages], [s.block.pipeline_depth for s in self.stages])
 
     def bottleneck(self) -> Stage:
         return max(self.stages, key=lambda s: s.cycles())

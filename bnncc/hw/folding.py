@@ -29,8 +29,9 @@ from bnncc.hw.registry import kinds
 from bnncc.hw.schedule import MIN_FIFO_DEPTH
 
 FOLD_PARAMS = {"PE", "SIMD"}
-FINN_IGNORED = {"ram_style", "mem_mode", "resType", "runtime_writeable_weights", "depth", "impl_style",
-                "inFIFODepths", "outFIFODepths", "parallel_window", "preferred_impl_style", "ram_style_thresholds"}
+MEMORY_STYLES = {"ram_style", "ram_style_thresholds"}  # honoured by the estimate, the HLS and the RTL
+FINN_IGNORED = {"mem_mode", "resType", "runtime_writeable_weights", "depth", "impl_style",
+                "inFIFODepths", "outFIFODepths", "parallel_window", "preferred_impl_style"}
 
 
 @dataclass
@@ -42,8 +43,8 @@ class FoldingFile:
     notes: list[str] = field(default_factory=list)
 
     def take(self, name: str, entry: dict) -> None:
-        """The folding parameters (and FINN's ram_style, honoured by the estimate) of one block."""
-        self.entries[name] = {k: v for k, v in entry.items() if k in FOLD_PARAMS | {"ram_style"}}
+        """The folding parameters and memory styles of one block."""
+        self.entries[name] = {k: v for k, v in entry.items() if k in FOLD_PARAMS | MEMORY_STYLES}
 
 
 def finn_keys() -> list[tuple[re.Pattern, str]]:
@@ -113,7 +114,7 @@ def _finn(path: str, data: dict, df: Dataflow) -> FoldingFile:
             continue
         plan.take(name, entry)
         for k in entry:
-            if k not in FOLD_PARAMS | FINN_IGNORED:
+            if k not in FOLD_PARAMS | MEMORY_STYLES | FINN_IGNORED:
                 plan.warnings.append(f"--folding {path}: {key}.{k} is not a folding parameter; ignored")
     return plan
 

@@ -1,13 +1,12 @@
 """The dataflow schedule: the design runs at its initiation interval (II), the slowest stage's cycles per
 image, when no FIFO makes the bottleneck wait; one image of words on every stream (`fifo_depth`) is enough
 for that, and the token model (bnncc.hw.tokens) finds the much smaller depths that are. The sum of the
-stages' cycles, plus a few pipeline registers per stage, bounds one image's latency."""
+stages' cycles and pipeline depths bounds one image's latency."""
 
 from __future__ import annotations
 
 import numpy as np
 
-PIPELINE_CYCLES_PER_STAGE = 4
 MIN_FIFO_DEPTH = 2
 
 
@@ -20,5 +19,7 @@ def interval(cycles: list[int]) -> int:
     return max(cycles)
 
 
-def latency(cycles: list[int]) -> int:
-    return sum(cycles) + PIPELINE_CYCLES_PER_STAGE * len(cycles)
+def latency(cycles: list[int], depths: list[int]) -> int:
+    """A bound on one image's latency: every stage's cycles and pipeline registers, one FIFO register per
+    stream between stages."""
+    return sum(cycles) + sum(depths) + len(cycles) - 1

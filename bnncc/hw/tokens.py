@@ -26,6 +26,7 @@ import numpy as np
 NEVER = np.iinfo(np.int64).min // 4  # "no constraint" in a max
 IMAGES = 4  # images simulated: the steady state shows from the third on
 MAX_PASSES = 400
+TRIAL_PASSES = 20  # a trial depth gets max(this, 4 x the passes of the unlimited run) to settle
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Timing:
     popped: list[np.ndarray]
     interval: float
     settled: bool
+    passes: int
 
     def occupancy(self, i: int) -> int:
         """The most words the stream into stage i + 1 held at once."""
@@ -110,13 +112,13 @@ class Model:
         k = self.images
         return _repeat(prog.need, k, w_in), _repeat(prog.pops, k, w_in), _repeat(prog.produce, k, w_out)
 
-    def solve(self, depths: list[int]) -> Timing:
+    def solve(self, depths: list[int], max_passes: int = MAX_PASSES) -> Timing:
         n, k = len(self.programs), self.images
         produced = [np.full(k * w, NEVER, dtype=np.int64) for w in self.words_out]
         popped = [np.full(k * w, NEVER, dtype=np.int64) for w in self.words_in]
         dirty = set(range(n))
         passes = 0
-        while dirty and passes < MAX_PASSES:
+        while dirty and passes < max_passes:
             passes += 1
             for i in sorted(dirty):
                 dirty.discard(i)
@@ -137,7 +139,7 @@ class Model:
         settled = not dirty
         ends = produced[-1].reshape(k, -1)[:, -1]
         interval = float(ends[-1] - ends[-2]) if settled and k >= 2 else float("inf")
-        return Timing(produced, popped, interval, settled)
+        return Timing(produced, popped, interval, settled, passes)
 
     def _stage(self, i: int, arrive: np.ndarray, space: np.ndarray):
         prog, w_in, w_out, k = self.programs[i], self.words_in[i], self.words_out[i], self.images
@@ -176,12 +178,15 @@ def size_fifos(model: Model, max_depths: list[int]) -> tuple[list[int], Timing]:
     """Small FIFO depths that keep the interval the design has with every FIFO at `max_depths` (a whole
     image: nothing ever stalls for space). Each FIFO, in turn, gets the smallest depth (at least 2) that
     keeps that interval with the others as chosen so far: doubling from 2 up to its largest occupancy
-    with no limit, then bisecting."""
+    with no limit, then bisecting. Tight FIFOs make the fixed point creep up a few cycles a pass, so a
+    trial that has not settled in a few times the passes of the unlimited run counts as too small: a
+    deeper FIFO never lowers the throughput, so this only ever errs towards depth."""
     free = model.solve(max_depths)
     depths = [max(2, min(max_depths[i], free.occupancy(i))) for i in range(len(max_depths))]
+    budget = max(TRIAL_PASSES, 4 * free.passes)
 
     def holds(trial: list[int]) -> bool:
-        t = model.solve(trial)
+        t = model.solve(trial, budget)
         return t.settled and t.interval <= free.interval
 
     if not holds(depths):  # the model and the free run disagree: keep what is known to work

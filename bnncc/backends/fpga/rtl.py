@@ -18,6 +18,7 @@ from bnncc.hw.enums import ENCODINGS, WEIGHT_KINDS
 from bnncc.hw.registry import kinds
 
 LIBRARY = "bnncc_lib.v"
+PRIMITIVES = "rtl/rom.v"  # what several block kinds instantiate
 
 
 def hex_rows(bits: np.ndarray) -> list[str]:
@@ -37,9 +38,9 @@ def instance(stage: Stage) -> tuple[list[tuple[str, object]], dict[str, list[str
     """(Verilog parameters, memory files) of one stage: the block's table, then one file per ROM."""
     params: list[tuple[str, object]] = [(p.name, p.value) for p in stage.block.params(stage.fold) if p.rtl]
     files = {}
-    for m in stage.block.memories(stage.fold):
+    for m in (m for m in stage.block.memories(stage.fold) if m.rtl):
         name = memory_file(stage, m)
-        params.append((m.param, f'"{name}"'))
+        params += [(f"{m.param}_FILE", f'"{name}"'), (f"{m.param}_STYLE", f'"{m.style}"')]
         files[name] = hex_rows(m.bit_rows(m.bits))
     return params, files
 
@@ -49,7 +50,7 @@ def write(root: Path, design: Design, model: str) -> None:
     env = environment()
     rtl = root / "rtl"
     rtl.mkdir(parents=True)
-    modules = [source(env, k.rtl_template) for k in kinds() if k.rtl_template]
+    modules = [source(env, PRIMITIVES)] + [source(env, k.rtl_template) for k in kinds() if k.rtl_template]
     (rtl / LIBRARY).write_text(env.get_template("rtl/bnncc_lib.v.j2").render(
         modules=modules, encodings=ENCODINGS.items(), weight_kinds=WEIGHT_KINDS.items()))
     blocks, fifos = [], []

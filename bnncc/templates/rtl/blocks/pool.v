@@ -10,6 +10,7 @@ module bnncc_maxpool #(
     reg [$clog2(CF + 1)-1:0] cf;
     reg [$clog2(W + 1)-1:0] x, kx, ox;
     reg [$clog2(H + 1)-1:0] y, ky;
+    reg [$clog2(OW * CF + 1)-1:0] col;  // ox * CF, kept as a running sum
     reg out_valid_r;
     reg [PE*BITS-1:0] out_r;
     wire stall = out_valid_r && !out_ready;
@@ -18,7 +19,7 @@ module bnncc_maxpool #(
     assign out_data = out_r;
     wire in_window = (y < OH * K) && (x < OW * K);
     wire first = ky == 0 && kx == 0;
-    wire [PE*BITS-1:0] best = rows[ox * CF + cf];
+    wire [PE*BITS-1:0] best = rows[col + cf];
     wire [PE*BITS-1:0] merged;
     genvar p;
     generate
@@ -32,24 +33,25 @@ module bnncc_maxpool #(
     endgenerate
     always @(posedge clk) begin
         if (rst) begin
-            cf <= 0; x <= 0; y <= 0; kx <= 0; ky <= 0; ox <= 0; out_valid_r <= 0;
+            cf <= 0; x <= 0; y <= 0; kx <= 0; ky <= 0; ox <= 0; col <= 0; out_valid_r <= 0;
         end else if (!stall) begin
             out_valid_r <= in_valid && in_window && ky == K - 1 && kx == K - 1;
             if (in_valid) begin
                 if (in_window) begin
-                    rows[ox * CF + cf] <= merged;
+                    rows[col + cf] <= merged;
                     out_r <= merged;
                 end
                 if (cf == CF - 1) begin
                     cf <= 0;
                     if (x == W - 1) begin
-                        x <= 0; kx <= 0; ox <= 0;
+                        x <= 0; kx <= 0; ox <= 0; col <= 0;
                         y <= (y == H - 1) ? 0 : y + 1;
                         ky <= (y == H - 1 || ky == K - 1) ? 0 : ky + 1;
                     end else begin
                         x <= x + 1;
                         kx <= (kx == K - 1) ? 0 : kx + 1;
                         ox <= (kx == K - 1) ? ox + 1 : ox;
+                        col <= (kx == K - 1) ? col + CF : col;
                     end
                 end else cf <= cf + 1;
             end

@@ -1,0 +1,68 @@
+"""A folding's ram_style reaches both writers: Vitis HLS gets BIND_STORAGE (bram / lutram), the RTL ROMs
+their STYLE (Yosys: rom_style "block" or a LUT ROM); UltraRAM, which cannot hold constants, is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bnncc import fixtures
+from bnncc.backends.fpga import hls
+from bnncc.backends.fpga import rtl as rtl_writer
+from bnncc.backends.fpga.synth import synthesize
+from bnncc.cli import main
+from bnncc.cost.devices import device
+from bnncc.errors import BnnccError
+from bnncc.frontend import load
+from bnncc.hw import dataflow
+from bnncc.hw.design import realize
+
+OPTIONS = {"part": "xc7z020clg400-1", "clock_ns": "10", "ap_ctrl": "ap_ctrl_none"}
+
+
+def _design(tmp_path, style: str):
+    path = fixtures.save(fixtures.binary_mlp(sizes=(64, 32, 10), seed=2), tmp_path / "m.onnx")
+    df = dataflow.build(load(str(path)))
+    folding = {b.name: b.fold({"PE": 1, "SIMD": 8, "ram_style": style} if b.name == "mvau0" else {}) for b in df.blocks}
+    return realize(df, folding)
+
+
+@pytest.mark.parametrize("style,impl", [("block", "bram"), ("distributed", "lutram")])
+def test_hls_binds_the_weight_rom(tmp_path, style, impl):
+    design = _design(tmp_path, style)
+    hls.write(tmp_path, design, "ram-style", OPTIONS)
+    top = (tmp_path / "hls" / "firmware" / "bnncc_top.cpp").read_text()
+    assert f"#pragma HLS BIND_STORAGE variable=w_mvau0 type=rom_1p impl={impl}" in top
+    assert "BIND_STORAGE variable=w_mvau1" not in top  # "auto" leaves the choice to the tool
+
+
+def test_rtl_rom_style_decides_block_ram_or_luts(tmp_path):
+    measured = {}
+    for style in ("block", "distributed"):
+        out = tmp_path / style
+        rtl_writer.write(out, _design(tmp_path, style), "ram-style")
+        assert f'.W_STYLE("{style}")' in (out / "rtl" / "bnncc_top.v").read_text()
+        measured[style] = synthesize(out / "rtl", device("xc7z020clg400-1"), 10.0, per_block=True)["per_block"]
+    assert measured["block"]["mvau0"]["bram18"] >= 1 and measured["distributed"]["mvau0"]["bram18"] == 0
+    assert measured["distributed"]["mvau0"]["lut"] > measured["block"]["mvau0"]["lut"]
+
+
+def test_ultra_ram_is_refused(tmp_path):
+    path = fixtures.save(fixtures.binary_mlp(sizes=(64, 32, 10), seed=2), tmp_path / "m.onnx")
+    (mvau, *_) = dataflow.build(load(str(path))).blocks
+    with pytest.raises(BnnccError, match="UltraRAM cannot be initialized"):
+        mvau.fold({"PE": 1, "ram_style": "ultra"})
+    folding = tmp_path / "f.json"
+    folding.write_text(json.dumps({"MVAU_hls_0": {"PE": 1, "SIMD": 1, "ram_style": "ultra"}}))
+    assert main([str(path), "--target", "fpga", "-o", str(tmp_path / "o"), "--folding", str(folding)]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_pnr_seeds_needs_synth(tmp_path, capsys):
+    path = fixtures.save(fixtures.binary_mlp(sizes=(16, 8, 4), seed=0), tmp_path / "m.onnx")
+    assert main([str(path), "--target", "fpga", "-o", str(tmp_path / "o"), "--pnr-seeds", "3"]) == 2
+    assert "--pnr-seeds" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit) as e:
+        main([str(path), "--target", "fpga", "-o", str(tmp_path / "o"), "--synth", "--pnr-seeds", "0"])
+    assert e.value.code == 2 and "is not 1 or more" in capsys.readouterr().err
