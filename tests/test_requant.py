@@ -122,6 +122,7 @@ def test_steep_thresholds_fit_without_overflow():
     """Equal thresholds: the least-squares slope is float noise, whose inverse overflowed int64."""
     assert requant._fit_with_corrections(np.full(15, -50), -100, 100, requant.MAX_SHIFT) is None
     th = np.array([[0] * 14 + [1], [3] * 7 + [4] * 8])
-    r = requant.fit(th, np.array([False, True]), -100, 100)
+    desc = np.array([False, True])
+    r = requant.fit(th, desc, -100, 100)
     acc = np.broadcast_to(np.arange(-100, 101)[:, None], (201, 2)).copy()
-    assert r is not None and np.array_equal(requant.apply(r, acc, 16), threshold_counts(acc, th, np.array([False, True])))
+    assert r is not None and np.array_equal(requant.apply(r, acc, 16), threshold_counts(acc, th, desc))
