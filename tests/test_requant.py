@@ -126,3 +126,14 @@ def test_steep_thresholds_fit_without_overflow():
     r = requant.fit(th, desc, -100, 100)
     acc = np.broadcast_to(np.arange(-100, 101)[:, None], (201, 2)).copy()
     assert r is not None and np.array_equal(requant.apply(r, acc, 16), threshold_counts(acc, th, desc))
+
+
+def test_thresholds_far_from_any_line_are_refused_before_the_search():
+    rng = np.random.default_rng(4)
+    lo, hi = np.full(8, -700), np.full(8, 900)
+    scattered = np.sort(rng.integers(-600, 800, (8, 255)), axis=1)
+    assert requant._far_from_a_line(scattered, lo, hi) and requant.fit(scattered, np.zeros(8, bool), -700, 900) is None
+    th = affine_thresholds(rng, -700, 900, 8, UINT8, nudged=2)
+    t = np.where(th.descending[:, None], -th.thresholds, th.thresholds)
+    assert not requant._far_from_a_line(np.sort(t, axis=1), np.where(th.descending, -hi, lo),
+                                        np.where(th.descending, -lo, hi))

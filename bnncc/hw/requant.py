@@ -154,6 +154,19 @@ def _fit_with_corrections(t: np.ndarray, lo: int, hi: int, shift: int):
     return best
 
 
+def _far_from_a_line(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether some channel's reachable thresholds stray more than MAX_FIXES accumulator steps from their
+    least-squares line: then no line with a few corrections fits, and the search (seconds on a wide layer of
+    random thresholds) is skipped. Affine thresholds stay within a step of it."""
+    k = np.arange(t.shape[1], dtype=np.float64)[None, :]
+    w = ((t > lo[:, None]) & (t <= hi[:, None])).astype(np.float64)
+    n = np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+    mk, mt = (w * k).sum(axis=1, keepdims=True) / n, (w * t).sum(axis=1, keepdims=True) / n
+    var = (w * (k - mk) ** 2).sum(axis=1, keepdims=True)
+    slope = (w * (k - mk) * (t - mt)).sum(axis=1, keepdims=True) / np.where(var > 0, var, 1.0)
+    return bool((w * np.abs(t - mt - slope * (k - mk))).max(initial=0.0) > MAX_FIXES)
+
+
 def fit(thresholds: np.ndarray, descending: np.ndarray, lo, hi) -> Requant | None:
     """The requantization of thresholds [C, L-1] on the accumulator range [lo, hi] (per channel or one
     for all), or None when some channel has none with a shift up to MAX_SHIFT."""
@@ -163,6 +176,8 @@ def fit(thresholds: np.ndarray, descending: np.ndarray, lo, hi) -> Requant | Non
     # a descending channel counts #{k: acc <= T_k} = #{k: -acc >= -T_k}: ascending in -acc
     t = np.sort(np.where(desc[:, None], -thresholds.astype(np.int64), thresholds.astype(np.int64)), axis=1)
     lo, hi = np.where(desc, -hi, lo), np.where(desc, -lo, hi)
+    if _far_from_a_line(t, lo, hi):
+        return None
     mult, bias, shift = np.zeros(c, np.int64), np.zeros(c, np.int64), np.full(c, -1)
     for s in range(MAX_SHIFT + 1):
         todo = shift < 0
