@@ -442,3 +442,29 @@ def test_brevitas_sfc_1w2a_compiles_and_simulates_for_rram(tmp_path, capsys):
     finn_topology("sfc_1w2a", path, seed=0)
     assert main([str(path), "--target", "rram", "--sim", "-o", str(tmp_path / "out")]) == 0
     assert "crossbar sim: passed: 64 vectors, 0 mismatches" in capsys.readouterr().err
+
+
+def _with_opsets(*opsets: tuple[str, int]) -> onnx.ModelProto:
+    m = _model()
+    del m.opset_import[:]
+    m.opset_import.extend(helper.make_opsetid(d, v) for d, v in opsets)
+    return m
+
+
+@pytest.mark.parametrize("opsets,fragment", [
+    ((), "imports no opset"),
+    ((("", 99),), "standard opset 99 is not one bnncc knows"),
+    ((("", 1),), "standard opset 1 is not one bnncc knows"),
+    ((("", 13), ("ai.onnx", 13)), "names domain 'ai.onnx' twice"),
+], ids=["none", "future", "ancient", "twice"])
+def test_opsets_the_runtimes_do_not_define_are_refused(tmp_path, capsys, opsets, fragment):
+    """Found by the fuzz harness as accepted models the oracle could not load: their ops' meaning is unknown."""
+    _refused(capsys, ["inspect", _save(tmp_path, _with_opsets(*opsets))], fragment)
+
+
+@pytest.mark.parametrize("elem", [TensorProto.DOUBLE, TensorProto.STRING, TensorProto.INT64])
+def test_a_data_input_that_is_not_float32_is_refused(tmp_path, capsys, elem):
+    m = _model()
+    m.graph.input[0].type.tensor_type.elem_type = elem
+    _refused(capsys, ["inspect", _save(tmp_path, m)], "bnncc reads float32 inputs",
+             TensorProto.DataType.Name(elem))

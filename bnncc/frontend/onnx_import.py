@@ -78,6 +78,7 @@ def read_onnx(path: str) -> FloatGraph:
     if not shape:
         raise BnnccError(f"{path}: input {quote(data_inputs[0].name)} has no declared shape")
     validate.input_shape(shape, path, data_inputs[0].name)
+    validate.input_type(data_inputs[0], path)
     fg = FloatGraph(path, nodes, consts, data_inputs[0].name, shape, [o.name for o in g.output])
     _toposort(fg)
     return fg

@@ -23,6 +23,7 @@ from bnncc.errors import BnnccError
 from bnncc.ir.graph import FloatGraph, quote
 
 MAX_ELEMENTS = 1 << 27  # per tensor: 128 M elements (512 MB of float32); larger is refused, not allocated
+MIN_OPSET = 7  # the oldest standard opset onnxruntime runs
 
 # The attribute types of the ops bnncc reads (ONNX operator specs, QONNX/FINN custom ops).
 ATTRIBUTE_TYPES = {
@@ -77,7 +78,7 @@ def structure(model: onnx.ModelProto, path: str) -> dict[str, np.ndarray]:
         if name in consts:
             raise BnnccError(f"{path}: initializer {quote(name)} is defined twice")
         consts[name] = tensor_array(t, f"{path}: initializer {quote(name)}")
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    opset = standard_opset(model, path, any(domain in ("", "ai.onnx") for *_, domain, _ in nodes))
     produced: dict[str, str] = {}
     for k, (node, _, outs, op, domain, name) in enumerate(nodes):
         where = f"{path}: node {quote(name or (outs[0] if outs else f'#{k}'))} ({op_text(op)})"
@@ -106,6 +107,37 @@ def structure(model: onnx.ModelProto, path: str) -> dict[str, np.ndarray]:
         if o not in produced and o not in consts and o not in inputs:
             raise BnnccError(f"{path}: graph output {quote(o)} is never produced")
     return consts
+
+
+def standard_opset(model: onnx.ModelProto, path: str, used: bool) -> int:
+    """The standard ONNX opset the model imports (0: none, when it has no standard op). Refused: a domain
+    imported twice, standard ops without an import, and an opset neither onnxruntime nor the installed onnx
+    defines (their ops' meaning is unknown)."""
+    seen: dict[str, int] = {}
+    for o in model.opset_import:
+        domain = "" if o.domain == "ai.onnx" else o.domain
+        if domain in seen:
+            raise BnnccError(f"{path}: opset_import names domain {quote(domain or 'ai.onnx')} twice "
+                             f"(versions {seen[domain]} and {o.version})")
+        seen[domain] = o.version
+    if "" not in seen:
+        if used:
+            raise BnnccError(f"{path}: the model uses standard ONNX ops but imports no opset for them")
+        return 0
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= seen[""] <= newest:
+        raise BnnccError(f"{path}: standard opset {seen['']} is not one bnncc knows ({MIN_OPSET} to {newest})")
+    return seen[""]
+
+
+def input_type(value: onnx.ValueInfoProto, path: str) -> None:
+    """The data input is float32: the executor, the host head and every backend read float32 inputs."""
+    elem = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else None
+    if elem != TensorProto.FLOAT:
+        names = dict(zip(TensorProto.DataType.values(), TensorProto.DataType.keys(), strict=True))
+        what = "not a tensor" if elem is None else names.get(elem, f"of element type {elem}")
+        raise BnnccError(f"{path}: input {quote(value.name)} is {what}; bnncc reads float32 inputs "
+                         "(cast to float32 in the model, or export with float32 inputs)")
 
 
 def tensor_array(t: TensorProto, where: str) -> np.ndarray:
