@@ -463,8 +463,13 @@ def test_opsets_the_runtimes_do_not_define_are_refused(tmp_path, capsys, opsets,
 
 
 @pytest.mark.parametrize("elem", [TensorProto.DOUBLE, TensorProto.STRING, TensorProto.INT64])
-def test_a_data_input_that_is_not_float32_is_refused(tmp_path, capsys, elem):
+def test_a_data_input_float32_cannot_hold_is_refused(tmp_path, capsys, elem):
     m = _model()
     m.graph.input[0].type.tensor_type.elem_type = elem
-    _refused(capsys, ["inspect", _save(tmp_path, m)], "bnncc reads float32 inputs",
-             TensorProto.DataType.Name(elem))
+    _refused(capsys, ["inspect", _save(tmp_path, m)], "reads its inputs as float32", TensorProto.DataType.Name(elem))
+
+
+def test_an_int8_data_input_is_accepted(tmp_path, capsys):
+    m = _model()
+    m.graph.input[0].type.tensor_type.elem_type = TensorProto.INT8
+    assert main(["inspect", _save(tmp_path, m)]) == 0

@@ -130,14 +130,20 @@ def standard_opset(model: onnx.ModelProto, path: str, used: bool) -> int:
     return seen[""]
 
 
+# input element types whose every value float32 holds exactly (the executor, the host head and every
+# backend read inputs as float32); DOUBLE, wide integers, strings and complex values are refused
+EXACT_IN_FLOAT32 = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.BOOL, TensorProto.INT8,
+                    TensorProto.UINT8, TensorProto.INT16, TensorProto.UINT16}
+
+
 def input_type(value: onnx.ValueInfoProto, path: str) -> None:
-    """The data input is float32: the executor, the host head and every backend read float32 inputs."""
+    """The data input's element type is one that float32 holds exactly."""
     elem = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else None
-    if elem != TensorProto.FLOAT:
+    if elem not in EXACT_IN_FLOAT32:
         names = dict(zip(TensorProto.DataType.values(), TensorProto.DataType.keys(), strict=True))
         what = "not a tensor" if elem is None else names.get(elem, f"of element type {elem}")
-        raise BnnccError(f"{path}: input {quote(value.name)} is {what}; bnncc reads float32 inputs "
-                         "(cast to float32 in the model, or export with float32 inputs)")
+        raise BnnccError(f"{path}: input {quote(value.name)} is {what}; bnncc reads its inputs as float32, which "
+                         "would change such values (export with float32 inputs)")
 
 
 def tensor_array(t: TensorProto, where: str) -> np.ndarray:
