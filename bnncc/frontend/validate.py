@@ -4,7 +4,9 @@ file, the node and the op, instead of a Python exception, a hang or a silently w
 `structure` reads the protobuf: every name decodes, every node writes a tensor, every tensor has one
 producer (SSA) and no node output shadows an initializer or a graph input, initializers are unique and
 well-formed, a standard op has only the attributes its ONNX spec names, and those bnncc reads have the
-types ONNX defines. `finite` refuses NaN (and infinity but as a Clip bound) in any constant and BatchNorm
+types ONNX defines; the model imports each domain once and a standard opset onnxruntime and the
+installed onnx define (`standard_opset`), and its data input has a type float32 holds exactly
+(`input_type`). `finite` refuses NaN (and infinity but as a Clip bound) in any constant and BatchNorm
 variances whose square root is not real; `casts` runs once shapes and types are traced and allows a `Cast`
 on the data path only where it cannot change a value (to float32 of a float32 tensor); a Cast of constants
 is folded exactly. Quantizer attributes are checked where quantizers are made
