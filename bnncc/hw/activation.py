@@ -45,8 +45,9 @@ def choose(name: str, given, f: Fold, requant: Requant | None, n_thresholds: int
 
 
 def variants(requant: Requant | None) -> list[dict]:
-    """The activation forms the optimizer may choose from."""
-    return [{}] if requant is None else [{}, {"requant": True}]
+    """The activation forms the optimizer may choose from, each said explicitly (a fold that leaves requant
+    out gets the default form)."""
+    return [{}] if requant is None else [{"requant": False}, {"requant": True}]
 
 
 def memories(thresholds, descending, requant: Requant | None, f: Fold, channels: int, acc_bits: int,

@@ -20,7 +20,7 @@ import numpy as np
 from bnncc.cost.devices import Device
 from bnncc.cost.model import CostModel
 from bnncc.errors import BnnccError
-from bnncc.hw.block import Block
+from bnncc.hw.block import Block, Fold
 from bnncc.hw.blocks.dwc import Dwc, dwc_cycles
 from bnncc.hw.blocks.fifo import fifo_terms
 from bnncc.hw.dataflow import Dataflow
@@ -155,8 +155,7 @@ def optimize(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device:
             cycles = int(b.cycles(fastest))
             raise BnnccError(f"--fps {fps:g}: {b.name} needs at least {cycles} cycles per image, so the design "
                              f"reaches at most {1e9 / (cycles * clock_ns):,.0f} FPS at {clock_ns:g} ns")
-        cost = b.cost(options[0] if len(options) == 1 else {k: np.array([o[k] for o in options]) for k in b.fold_keys},
-                      device, model)  # one option may carry more than the folding keys (a ram_style)
+        cost = b.cost(options[0] if len(options) == 1 else _stacked(options), device, model)
         cost = {r: np.broadcast_to(v, (len(options),)) for r, v in cost.items()}
         edges: dict[tuple[int, int], tuple | None] = {}
         nxt: dict[int, tuple[tuple, list]] = {}
@@ -185,6 +184,13 @@ def optimize(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device:
         states, prev = nxt, b
     _, folds = min(states.values(), key=lambda s: s[0])
     return {b.name: b.fold(o) for b, o in zip(df.blocks, folds, strict=True)}
+
+
+def _stacked(options: list[Fold]) -> dict[str, np.ndarray]:
+    """The options as one fold of arrays for a batched cost: every key any option carries (the folding
+    parameters and switches such as requant), False where an option leaves a switch out."""
+    keys = dict.fromkeys(k for o in options for k in o)
+    return {k: np.array([o.get(k, False) for o in options]) for k in keys}
 
 
 def _plus(a: tuple, b: tuple) -> tuple:
