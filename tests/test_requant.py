@@ -137,3 +137,24 @@ def test_thresholds_far_from_any_line_are_refused_before_the_search():
     t = np.where(th.descending[:, None], -th.thresholds, th.thresholds)
     assert not requant._far_from_a_line(np.sort(t, axis=1), np.where(th.descending, -hi, lo),
                                         np.where(th.descending, -lo, hi))
+
+
+def test_folding_json_gives_back_the_chosen_activation_form(tmp_path):
+    """--fps requantizes these 3-bit layers (7 thresholds, below the default); reading its folding.json
+    back must build the same design, requant and all."""
+    import json
+
+    from bnncc import fixtures
+    from bnncc.cli import main
+
+    path = fixtures.save(fixtures.int_mlp(weight_bits=4, act_bits=3, narrow=False, signed=False, seed=6,
+                                          norm="affine", channel_scale=True), tmp_path / "m.onnx")
+    assert main([str(path), "--target", "fpga", "-o", str(tmp_path / "a"), "--fps", "1000000"]) == 0
+    first = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert any(f.get("requant") for f in first["folding"].values())
+    again = ["--folding", str(tmp_path / "a" / "folding.json")]
+    assert main([str(path), "--target", "fpga", "-o", str(tmp_path / "b"), *again]) == 0
+    second = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert second["folding"] == first["folding"]
+    assert [(r["block"], r["lut"], r["dsp"]) for r in second["estimate"]["blocks"]] == \
+        [(r["block"], r["lut"], r["dsp"]) for r in first["estimate"]["blocks"]]

@@ -43,8 +43,10 @@ class Stage:
         return int(self.block.cycles(self.fold))
 
     def shown_fold(self) -> dict:
-        """The folding parameters as reports show them."""
-        return {k: self.fold[k] for k in self.block.fold_keys}
+        """The fold as reports and folding.json show it: the folding parameters, then what else it sets (a
+        ram_style, the activation form), so that reading folding.json back gives the same design."""
+        return {**{k: self.fold[k] for k in self.block.fold_keys},
+                **{k: v for k, v in self.fold.items() if k not in self.block.fold_keys}}
 
 
 @dataclass

@@ -30,6 +30,7 @@ from bnncc.hw.schedule import MIN_FIFO_DEPTH
 
 FOLD_PARAMS = {"PE", "SIMD"}
 MEMORY_STYLES = {"ram_style", "ram_style_thresholds"}  # honoured by the estimate, the HLS and the RTL
+FOLD_KEYS = FOLD_PARAMS | MEMORY_STYLES | {"requant"}  # what a folding file may set for a block
 FINN_IGNORED = {"mem_mode", "resType", "runtime_writeable_weights", "depth", "impl_style",
                 "inFIFODepths", "outFIFODepths", "parallel_window", "preferred_impl_style"}
 
@@ -43,8 +44,8 @@ class FoldingFile:
     notes: list[str] = field(default_factory=list)
 
     def take(self, name: str, entry: dict) -> None:
-        """The folding parameters and memory styles of one block."""
-        self.entries[name] = {k: v for k, v in entry.items() if k in FOLD_PARAMS | MEMORY_STYLES}
+        """The folding parameters, memory styles and activation form of one block."""
+        self.entries[name] = {k: v for k, v in entry.items() if k in FOLD_KEYS}
 
 
 def finn_keys() -> list[tuple[re.Pattern, str]]:
@@ -114,7 +115,7 @@ def _finn(path: str, data: dict, df: Dataflow) -> FoldingFile:
             continue
         plan.take(name, entry)
         for k in entry:
-            if k not in FOLD_PARAMS | MEMORY_STYLES | FINN_IGNORED:
+            if k not in FOLD_KEYS | FINN_IGNORED:
                 plan.warnings.append(f"--folding {path}: {key}.{k} is not a folding parameter; ignored")
     return plan
 
