@@ -511,14 +511,7 @@ def rename_everything(m: onnx.ModelProto, rng: np.random.Generator, keep_io: boo
             mapping[name] = hostile_name(rng, len(mapping))
         return mapping[name]
 
-    for k, node in enumerate(g.node):
-        node.name = hostile_name(rng, 10_000 + k) if node_names == "hostile" else ""
-        node.input[:] = [t(s) for s in node.input]
-        node.output[:] = [t(s) for s in node.output]
-    for init in g.initializer:
-        init.name = t(init.name)
-    for vi in (*g.input, *g.output, *g.value_info):
-        vi.name = t(vi.name)
+    fixtures.rename_graph(g, t, lambda k, _: hostile_name(rng, 10_000 + k) if node_names == "hostile" else "")
     g.name = hostile_name(rng, 77)
     if functions:
         for f in m.functions:
@@ -529,12 +522,7 @@ def rename_everything(m: onnx.ModelProto, rng: np.random.Generator, keep_io: boo
                     fmap[name] = hostile_name(rng, 20_000 + len(fmap))
                 return fmap.get(name, name)
 
-            f.input[:] = [ft(s) for s in f.input]
-            f.output[:] = [ft(s) for s in f.output]
-            for k, node in enumerate(f.node):
-                node.name = hostile_name(rng, 30_000 + k)
-                node.input[:] = [ft(s) for s in node.input]
-                node.output[:] = [ft(s) for s in node.output]
+            fixtures.rename_function(f, ft, lambda k, _: hostile_name(rng, 30_000 + k))
 
 
 def mutate_rename(ctx: Ctx) -> Plan | None:

@@ -57,6 +57,8 @@ __all__ = [
     "save",
     "shiftadd_cnn",
     "shiftadd_mlp",
+    "rename_function",
+    "rename_graph",
     "with_hostile_names",
 ]
 
@@ -595,17 +597,7 @@ def with_hostile_names(model: onnx.ModelProto, rename_input: bool = False) -> on
             mapping[(kind, name)] = f"{_HOSTILE}{kind}{len(mapping)}:{name}"
         return mapping[(kind, name)]
 
-    def t(name: str) -> str:
-        return hostile(name, "t")
-
-    for node in g.node:
-        node.name = hostile(node.name or f"node{len(mapping)}", "n")
-        node.input[:] = [t(s) for s in node.input]
-        node.output[:] = [t(s) for s in node.output]
-    for init in g.initializer:
-        init.name = t(init.name)
-    for vi in (*g.input, *g.output, *g.value_info):
-        vi.name = t(vi.name)
+    rename_graph(g, lambda name: hostile(name, "t"), lambda _, name: hostile(name or f"node{len(mapping)}", "n"))
     g.name = _HOSTILE + g.name
     for f in m.functions:
         fmap: dict[str, str] = {}
@@ -615,14 +607,34 @@ def with_hostile_names(model: onnx.ModelProto, rename_input: bool = False) -> on
                 fmap[name] = f"{_HOSTILE}f{len(fmap)}:{name}"
             return fmap.get(name, name)
 
-        f.input[:] = [ft(s) for s in f.input]
-        f.output[:] = [ft(s) for s in f.output]
-        for node in f.node:
-            node.name = f"{_HOSTILE}fn:{node.name}"
-            node.input[:] = [ft(s) for s in node.input]
-            node.output[:] = [ft(s) for s in node.output]
+        rename_function(f, ft, lambda _, name: f"{_HOSTILE}fn:{name}")
     onnx.checker.check_model(m, full_check=True)
     return m
+
+
+def rename_graph(g: onnx.GraphProto, tensor: Callable[[str], str], node: Callable[[int, str], str]) -> None:
+    """Rename in place, in file order, the nodes (``node(index, old name)``) and tensors (``tensor(old
+    name)``, the same map everywhere) of a graph: each node's name, inputs and outputs, then the
+    initializers, graph inputs, outputs and value infos."""
+    for k, n in enumerate(g.node):
+        n.name = node(k, n.name)
+        n.input[:] = [tensor(s) for s in n.input]
+        n.output[:] = [tensor(s) for s in n.output]
+    for init in g.initializer:
+        init.name = tensor(init.name)
+    for vi in (*g.input, *g.output, *g.value_info):
+        vi.name = tensor(vi.name)
+
+
+def rename_function(f: onnx.FunctionProto, tensor: Callable[[str], str], node: Callable[[int, str], str]) -> None:
+    """Rename in place a model-local function's body: its inputs and outputs, then each node's name,
+    inputs and outputs (the function's own name stays: models call it by name)."""
+    f.input[:] = [tensor(s) for s in f.input]
+    f.output[:] = [tensor(s) for s in f.output]
+    for k, n in enumerate(f.node):
+        n.name = node(k, n.name)
+        n.input[:] = [tensor(s) for s in n.input]
+        n.output[:] = [tensor(s) for s in n.output]
 
 
 def for_qonnx(model: onnx.ModelProto) -> onnx.ModelProto:
