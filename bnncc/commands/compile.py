@@ -59,12 +59,12 @@ def check_options(args: argparse.Namespace) -> None:
     if unused:
         raise BnnccError(f"{', '.join(unused)}: not an option of --target {args.target}")
     if args.target == "fpga":
-        for option, needs in (("--input", args.csim or args.sim), ("--simulator", args.sim),
-                              ("--strict-folding", args.folding), ("--pnr-seeds", args.synth)):
-            if option in given and not needs:
-                what = {"--input": "--csim or --sim", "--simulator": "--sim", "--strict-folding": "--folding",
-                        "--pnr-seeds": "--synth"}
-                raise BnnccError(f"{option} has no effect without {what[option]}")
+        for option, needed, needs in (("--input", args.csim or args.sim, "--csim or --sim"),
+                                      ("--simulator", args.sim, "--sim"),
+                                      ("--strict-folding", args.folding, "--folding"),
+                                      ("--pnr-seeds", args.synth, "--synth")):
+            if option in given and not needed:
+                raise BnnccError(f"{option} has no effect without {needs}")
 
 
 def run(args: argparse.Namespace) -> int:
