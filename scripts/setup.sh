@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(iverilog yosys dataset-fashion-mnist g++ tcl)
+apt_packages=(iverilog yosys dataset-fashion-mnist g++ tcl chromium)  # chromium: the charts page test
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

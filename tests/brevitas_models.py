@@ -213,22 +213,8 @@ def random_inputs(
 
 def finn_topology(name: str, path: str | Path, seed: int = 0) -> nn.Module:
     """One of FINN's topologies as Brevitas defines them (``brevitas_examples.bnn_pynq.models.<name>``, e.g.
-    ``sfc_1w2a``), random latent weights and random BatchNorm statistics (no downloads), exported to QONNX."""
-    from brevitas_examples.bnn_pynq import models
+    ``sfc_1w2a``), random latent weights and random BatchNorm statistics (no downloads), exported to QONNX
+    (``bnncc.finn_zoo``)."""
+    from bnncc.finn_zoo import finn_topology as export_topology
 
-    rng = np.random.default_rng(seed)
-    model = getattr(models, name)(pretrained=False).eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, QuantLinear | QuantConv2d):
-                m.weight.copy_(torch.from_numpy(rng.normal(0.0, 1.0, tuple(m.weight.shape)).astype(np.float32)))
-            if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.from_numpy(rng.normal(0.0, 4.0, c).astype(np.float32)))
-                m.running_var.copy_(torch.from_numpy(rng.uniform(20.0, 60.0, c).astype(np.float32)))
-                m.weight.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, c).astype(np.float32)))
-                m.bias.copy_(torch.from_numpy(rng.normal(0.0, 0.2, c).astype(np.float32)))
-    in_shape = (3, 32, 32) if name.startswith("cnv") else (1, 28, 28)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    export_qonnx(model, input_t=torch.zeros(1, *in_shape), export_path=str(path), dynamo=False)
-    return model
+    return export_topology(name, path, seed)

@@ -39,15 +39,21 @@ def rram_options(args: argparse.Namespace, x=None):
 
 def fpga_options(args: argparse.Namespace, x=None):
     from bnncc.backends.fpga.driver import FpgaOptions
+    from bnncc.cost.calibrated import default_model, load
+    from bnncc.cost.model import ANALYTICAL
 
+    if args.cost_model == "analytical":
+        model = ANALYTICAL
+    else:
+        model = load(args.cost_model) if args.cost_model else default_model()
     return FpgaOptions(out=args.out, part=args.part, clock_ns=args.clock_ns, fps=args.fps, folding=args.folding,
                        strict_folding=args.strict_folding, ap_ctrl=args.ap_ctrl, csim=args.csim, input=x,
                        rtl=args.rtl, sim=args.sim, simulator=args.simulator, synth=args.synth,
-                       pnr_seeds=args.pnr_seeds)
+                       pnr_seeds=args.pnr_seeds, model=model)
 
 
 FPGA_ONLY = ("--part", "--clock-ns", "--fps", "--folding", "--strict-folding", "--ap-ctrl", "--csim", "--rtl",
-             "--synth", "--pnr-seeds", "--simulator")
+             "--synth", "--pnr-seeds", "--simulator", "--cost-model")
 RRAM_ONLY = ("--xbar", "--encoding", "--cell-bits", "--adc-bits", "--g-on", "--g-off")
 
 
@@ -117,6 +123,10 @@ def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
                            "measured LUT/FF/BRAM/DSP under 'measured' in report.json (implies --rtl)")
     fpga.add_argument("--pnr-seeds", type=at_least_one, default=1, metavar="N",
                       help="ECP5 --synth: place and route with seeds 1..N and report the median Fmax (default 1)")
+    fpga.add_argument("--cost-model", metavar="FILE|analytical",
+                      help="the cost model that estimates and chooses --fps foldings: a calibrated model file "
+                           "(bnncc calibrate --fit), or analytical (FINN-R style, uncalibrated); default: the "
+                           "shipped calibration (bnncc/cost/calibrated.json)")
     fpga.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus",
                       help="RTL simulator for --sim (default icarus)")
     comp.add_argument("--input", help=".npy float inputs for --csim / --sim (rram: implies --sim; default: 64 seeded "

@@ -19,6 +19,7 @@ import numpy as np
 from bnncc.cost.devices import Device
 
 RESOURCES = ("lut", "ff", "bram18", "dsp")
+DATAPATH_PARTS = {"lanes": "datapath", "adder_tree": "datapath"}  # terms FINN-R's datapath constant covers
 
 
 def ceil_div(a, b):
@@ -43,6 +44,11 @@ class CostModel:
     def multiplier_on_dsp(self, product_bits: int, device: Device) -> bool:
         """Whether a W x A multiply of `product_bits` = W * A maps to a DSP rather than to LUTs."""
         raise NotImplementedError
+
+    def fmax_mhz(self, features: dict[str, int], device: Device) -> float | None:
+        """The design's clock limit from its timing features (Design.timing_features), or None when the model
+        has none for the device (the analytical model never does: it would be a guess)."""
+        return None
 
 
 @dataclass
@@ -86,8 +92,12 @@ class AnalyticalModel(CostModel):
     def block_cost(self, kind: str, terms: dict[str, dict[str, Any]], device: Device) -> dict[str, Any]:
         c = self.coefficients
         weight = {"control": c["block_overhead_lut"], "datapath": c["datapath_scale"]}
-        lut = 0.0
+        groups: dict[str, Any] = {}  # a block's datapath terms (lanes, adder tree) are scaled as one sum
         for term, value in terms.get("lut", {}).items():
+            key = DATAPATH_PARTS.get(term, term)
+            groups[key] = groups.get(key, 0) + value
+        lut = 0.0
+        for term, value in groups.items():
             lut = lut + (weight[term] * value if term in weight else value)
         lut = np.ceil(lut)
         ff = sum(terms["ff"].values()) if "ff" in terms else np.ceil(lut * c["ff_per_lut"])

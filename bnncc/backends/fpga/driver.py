@@ -21,9 +21,10 @@ from bnncc.backends.fpga import hls, rtl, synth
 from bnncc.backends.output import staged
 from bnncc.backends.templates import environment
 from bnncc.cost import records
+from bnncc.cost.calibrated import default_model
 from bnncc.cost.devices import DEFAULT_PART
 from bnncc.cost.devices import device as find_device
-from bnncc.cost.model import ANALYTICAL, CostModel
+from bnncc.cost.model import CostModel
 from bnncc.errors import BnnccError
 from bnncc.hw import dataflow, folding
 from bnncc.hw.design import Design, estimate, fits, realize
@@ -51,7 +52,8 @@ class FpgaOptions:
     simulator: str = "icarus"
     synth: bool = False  # Yosys (+ nextpnr-ecp5 for ECP5) on OUT/rtl -> report["measured"] (implies rtl)
     pnr_seeds: int = 1  # ECP5: place and route with seeds 1 .. pnr_seeds, Fmax their median
-    model: CostModel = field(default_factory=lambda: ANALYTICAL)
+    synth_flat: bool = True  # also the flattened synthesis (False: totals are the per-block sums; not for ECP5)
+    model: CostModel = field(default_factory=default_model)  # the shipped calibration, else the analytical model
 
 
 @dataclass
@@ -182,7 +184,7 @@ class FpgaBackend(Backend):
                 shutil.rmtree(tmp / "rtl" / "build", ignore_errors=True)
             if opts.synth:  # scratch files live in a temporary directory: OUT/rtl is left as written
                 report["measured"] = synth.synthesize(tmp / "rtl", find_device(opts.part), opts.clock_ns,
-                                                       pnr_seeds=opts.pnr_seeds)
+                                                       pnr_seeds=opts.pnr_seeds, flat=opts.synth_flat)
             if opts.synth or opts.sim:
                 report["records"] = [r.to_json() for r in measurements(report, design)]
             _write_json(tmp / "report.json", report)

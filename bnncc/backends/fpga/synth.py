@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 
 from bnncc.cost.devices import Device
-from bnncc.cost.yosys import count
+from bnncc.cost.yosys import RESOURCES, count
 from bnncc.errors import BnnccError
 
 TOP = "bnncc_top"
@@ -57,14 +57,15 @@ class SynthesisError(RuntimeError):
 
 
 def synthesize(rtl_dir: Path, device: Device, clock_ns: float, *, per_block: bool = True,
-               pnr_seeds: int = 1) -> dict:
+               pnr_seeds: int = 1, flat: bool = True) -> dict:
     """Synthesize (and for ECP5 place and route) `rtl_dir` for `device`; returns the measured numbers.
 
     Keys: tool, part, top, clock_ns, io (wrapper pins and FFs), lut, ff, bram18, lutram, dsp, carry
     (flattened totals, units as bnncc.cost.yosys.CELLS), cells (raw Yosys counts), fmax_mhz (ECP5; None for Xilinx),
     and for ECP5 target_mhz, critical_path, pnr_tool, pnr_seeds, pnr_utilization; per_block if asked.
     ECP5 designs are placed and routed with seeds 1 .. pnr_seeds: fmax_mhz is the median, fmax_mhz_by_seed
-    every seed's, critical_path and pnr_utilization the first seed's.
+    every seed's, critical_path and pnr_utilization the first seed's. `flat=False` (Xilinx, with per_block)
+    skips the flattened run: the totals are then the per-block sums (`totals` says which).
     Raises BnnccError when a tool is missing, SynthesisError when a tool fails.
     """
     rtl_dir = Path(rtl_dir)
@@ -92,14 +93,15 @@ def synthesize(rtl_dir: Path, device: Device, clock_ns: float, *, per_block: boo
         (work / f"{WRAPPER}.v").write_text(wrapper)
         read = f"read_verilog -defer {' '.join(SOURCES)} {WRAPPER}.v"
         if ecp5:
-            flat = f"synth_ecp5 -top {WRAPPER} -json flat.json"
+            flat_cmd = f"synth_ecp5 -top {WRAPPER} -json flat.json"
         else:
-            flat = f"synth_xilinx -top {WRAPPER} -family {XILINX_FAMILY[device.family]} -flatten"
-        stats = _yosys(yosys, work, "flat", [read, flat, "tee -q -o flat_stat.json stat -json"])
-        cells = stats["design"]["num_cells_by_type"]
-        result.update(count(cells))
-        result["cells"] = dict(sorted(cells.items()))
+            flat_cmd = f"synth_xilinx -top {WRAPPER} -family {XILINX_FAMILY[device.family]} -flatten"
         result["fmax_mhz"] = None
+        if flat or ecp5 or not per_block:
+            stats = _yosys(yosys, work, "flat", [read, flat_cmd, "tee -q -o flat_stat.json stat -json"])
+            cells = stats["design"]["num_cells_by_type"]
+            result.update(count(cells), totals="flattened synthesis")
+            result["cells"] = dict(sorted(cells.items()))
         if ecp5:
             runs = [_place_and_route(nextpnr, work, device, clock_ns, seed) for seed in range(1, pnr_seeds + 1)]
             result.update({**runs[0], "fmax_mhz": round(statistics.median(r["fmax_mhz"] for r in runs), 2),
@@ -108,6 +110,10 @@ def synthesize(rtl_dir: Path, device: Device, clock_ns: float, *, per_block: boo
             del result["pnr_seed"]
         if per_block:
             result["per_block"] = _per_block(yosys, work, device, read)
+            if "totals" not in result:
+                rows = result["per_block"].values()
+                result.update({r: sum(row[r] for row in rows) for r in RESOURCES},
+                              totals="sum of the hierarchical synthesis' blocks (no flattened run)")
     return result
 
 

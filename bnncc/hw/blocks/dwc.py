@@ -56,7 +56,14 @@ class Dwc(Block):
     @staticmethod
     def terms_of(lanes_in, lanes_out, bits: int) -> dict[str, dict[str, Any]]:
         """The cost terms of a converter between these lanes (arrays allowed): its word registers."""
-        return {"lut": {"control": 1, "registers": (lanes_in + lanes_out) * bits}}
+        lanes_in, lanes_out = np.asarray(lanes_in), np.asarray(lanes_out)
+        g = np.gcd(lanes_in, lanes_out)
+        # fit-only features: the output assembly (acc, out) and the position muxes
+        muxes = lanes_out * bits * np.ceil(np.log2(lanes_out // g + 1)) + g * bits * np.ceil(np.log2(lanes_in // g + 1))
+        return {"lut": {"control": 1, "registers": (lanes_in + lanes_out) * bits},
+                "reg": {"assembly": 2 * lanes_out * bits, "positions": np.ceil(np.log2(lanes_in + 1))
+                        + np.ceil(np.log2(lanes_out + 1))},
+                "shape": {"muxes": muxes}}
 
 
 def dwc_cycles(elements: int, lanes_in, lanes_out):

@@ -55,4 +55,4 @@ class LabelSelect(PeBlock):
         return f"top-1 of {self.classes}"
 
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
-        return {"lut": {"control": 1, "compare": f["PE"] * self.in_bits * 3}}
+        return {"lut": {"control": 1, "compare": f["PE"] * self.in_bits * 3}, "reg": {"lanes": f["PE"] * self.in_bits}}

@@ -191,6 +191,10 @@ class Mvau(Block):
                        else ", accumulators out")
 
     # -- cost --------------------------------------------------------------------------------------
+    @property
+    def cost_class(self) -> str:
+        return f"mvau-{self.weight_kind}"
+
     def lane(self, in_bits: int, device, model) -> tuple[int, int]:
         """(LUTs, DSPs) of one PE x SIMD lane: the product (or |x - w|) of one input and one weight.
         An XNOR lane is costed, as FINN-R does, as a 2-bit multiply."""
@@ -219,7 +223,7 @@ class Mvau(Block):
                                f.get("ram_style", "auto"), device)
         # the input vector, reused for every PE fold
         buffer = model.memory(self.mw // simd, simd * in_bits, "auto", device)
-        lut = {"control": 1, "datapath": pe * (simd * lane + tree), "weight_memory": weights["lut"],
+        lut = {"control": 1, "lanes": pe * simd * lane, "adder_tree": pe * tree, "weight_memory": weights["lut"],
                "input_buffer": buffer["lut"]}
         bram = {"weight_memory": weights["bram18"], "input_buffer": buffer["bram18"]}
         dsp = {"lanes": pe * simd * lane_dsp}
@@ -227,4 +231,8 @@ class Mvau(Block):
             t = activation.terms(self.requant, f, self.mh // pe, self.n_thresholds, self.acc_bits, device, model,
                                  f.get("ram_style_thresholds", "distributed"))
             lut["activation"], bram["activation"], dsp["activation"] = t["lut"], t["bram18"], t["dsp"]
-        return {"lut": lut, "bram18": bram, "dsp": dsp}
+        nf, sf = self.mh // pe, self.mw // simd
+        # registers, for a fitted model's FF count (the analytical model derives FF from LUT)
+        reg = {"inputs": simd * in_bits, "weights": pe * simd * self.weight_bits, "accumulators": pe * self.acc_bits,
+               "outputs": pe * self.out_bits, "counters": np.ceil(np.log2(nf * sf * self.pixels + 1))}
+        return {"lut": lut, "bram18": bram, "dsp": dsp, "reg": reg}

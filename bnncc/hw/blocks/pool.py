@@ -71,4 +71,4 @@ class Pool(PeBlock):
         pe = f["PE"]
         line = model.memory(self.ow * self.c // pe, pe * self.in_bits, "auto", device)
         return {"lut": {"control": 1, "line_buffer": line["lut"], "compare": pe * self.in_bits * 2},
-                "bram18": {"line_buffer": line["bram18"]}}
+                "bram18": {"line_buffer": line["bram18"]}, "reg": {"lanes": pe * self.in_bits}}

@@ -82,4 +82,4 @@ class Swg(Block):
         frame = model.memory(self.h * self.w * self.c // simd, simd * self.in_bits, "auto", device)
         # a ping-pong frame, an output mux per lane
         return {"lut": {"control": 1, "frames": 2 * frame["lut"], "muxes": simd * self.in_bits * 4},
-                "bram18": {"frames": 2 * frame["bram18"]}}
+                "bram18": {"frames": 2 * frame["bram18"]}, "reg": {"lanes": simd * self.in_bits}}

@@ -76,4 +76,5 @@ class Thresh(PeBlock):
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
         pe = f["PE"]
         t = activation.terms(None, f, self.c // pe, self.thresholds.shape[1], self.acc_bits, device, model)
-        return {"lut": {"control": 1, "thresholds": t["lut"]}, "bram18": {"thresholds": t["bram18"]}}
+        return {"lut": {"control": 1, "thresholds": t["lut"]}, "bram18": {"thresholds": t["bram18"]},
+                "reg": {"lanes": pe * (self.in_bits + self.out_bits)}}

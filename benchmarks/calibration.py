@@ -1,0 +1,300 @@
+"""The accuracy study: do calibrated hardware estimates agree with measurement, and do they rank designs
+better than MACs, BOPs, FLOPs and weight bits?
+
+Held-out networks (``benchmarks/data/heldout.json``, written by ``--write-heldout`` from a fixed seed and
+committed, with its hash, before any model was fitted): random depth, width, precision (binary, 2-bit and
+integer, pow2, ShiftAdd) and folding, plus FINN's TFC/SFC/LFC topologies as Brevitas defines them (random
+weights). Each is measured exactly as ``bnncc calibrate`` measures a training design (Yosys 0.23
+flattened and hierarchical ``synth_xilinx`` for xc7z020, Icarus RTL simulation bit-exact against the
+executor) into ``benchmarks/data/heldout-<part>.sqlite``; a second set puts every network at its cheapest
+folding for one fixed FPS (``--fixed-fps``, default 20,000 at 100 MHz).
+
+    .venv/bin/python benchmarks/calibration.py --write-heldout        # once, committed before fitting
+    nice -n 5 .venv/bin/python benchmarks/calibration.py --measure --jobs 2
+    .venv/bin/python benchmarks/calibration.py --evaluate             # tables for RESULTS.md, JSON
+
+Predictions are made now, from the specs, by the current code: the uncalibrated analytical model and the
+calibrated one (``--cost-model``, default the shipped ``bnncc/cost/calibrated.json``). Ground truth: LUT =
+LUTs as logic + LUTRAM of the flattened synthesis, FF = its flip-flops less the measurement wrapper's
+registered I/O, BRAM18 per block from the hierarchical run, first-output latency from RTL simulation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bnncc.calibrate import space  # noqa: E402
+from bnncc.calibrate.measure import Settings  # noqa: E402
+from bnncc.calibrate.store import Store  # noqa: E402
+from bnncc.cost.model import ANALYTICAL  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+HELDOUT = DATA / "heldout.json"
+HELDOUT_SEED = 4242
+HELDOUT_COUNT = 52
+PART = "xc7z020clg400-1"
+FIXED_FPS = 20_000.0
+FIXED_COUNT = 30  # MLPs (and FINN's TFCs) of the held-out set, re-folded for FIXED_FPS
+PROXIES = ("macs", "bops", "flops", "weight_bits")
+
+
+def write_heldout() -> None:
+    designs = space.held_out(HELDOUT_SEED, HELDOUT_COUNT)
+    fixed = [{**{k: v for k, v in d.items() if k not in ("folding", "name")}, "folding": {"fps": FIXED_FPS},
+              "name": f"{space.label(d)}@fps"} for d in designs if d["family"].endswith("_mlp")
+             or d["family"] == "finn" and "tfc" in d["topology"]][:FIXED_COUNT]
+    body = {"seed": HELDOUT_SEED, "count": HELDOUT_COUNT, "designs": designs, "fixed_fps": FIXED_FPS,
+            "fixed_fps_designs": fixed}
+    body["sha256"] = space.spec_hash(body)
+    HELDOUT.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {HELDOUT}: {len(designs)} networks + {len(fixed)} at {FIXED_FPS:g} FPS, hash {body['sha256']}")
+
+
+def read_heldout() -> dict:
+    body = json.loads(HELDOUT.read_text())
+    digest = body.pop("sha256")
+    if space.spec_hash(body) != digest:
+        raise SystemExit(f"{HELDOUT}: hash mismatch (the held-out set was edited after it was committed)")
+    return body
+
+
+def store_path(part: str) -> Path:
+    return DATA / f"heldout-{part}.sqlite"
+
+
+def measure(args) -> None:
+    from bnncc.calibrate import runner
+
+    body = read_heldout()
+    specs = body["designs"] + (body["fixed_fps_designs"] if not args.no_fixed else [])
+    if args.limit:
+        specs = specs[: args.limit]
+    settings = Settings(pnr_seeds=3, flat=True)
+    s = runner.run(specs, "fpga", args.part, str(store_path(args.part)), settings, jobs=args.jobs,
+                   command="benchmarks/calibration.py --measure")
+    print(json.dumps(s.to_json()))
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+
+
+def predicted(spec: dict, model, part: str) -> dict:
+    """The model's totals and first-output latency for the design, from its spec, by the current code. The
+    folding is the one that was measured (an --fps folding is chosen with the analytical model, as
+    `bnncc calibrate` chose it); only the costing changes with the model."""
+    import tempfile
+
+    from bnncc.backends.fpga.driver import FpgaOptions, plan
+    from bnncc.cost.devices import device
+    from bnncc.hw.design import estimate
+
+    graph, df = space.dataflow_of(spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        if "fps" in spec["folding"]:
+            opts = FpgaOptions(part=part, fps=float(spec["folding"]["fps"]), model=ANALYTICAL)
+        else:
+            path = Path(tmp) / "folding.json"
+            path.write_text(json.dumps({"format": "bnncc-folding", "version": 1,
+                                        "blocks": space.folding_entries(spec, df)}))
+            opts = FpgaOptions(part=part, folding=str(path), strict_folding=True, model=ANALYTICAL)
+        design = plan(graph, opts).design
+    est = estimate(design, device(part), model, opts.clock_ns)
+    return {"lut": est["lut"], "ff": est["ff"], "bram18": est["bram18"], "dsp": est["dsp"],
+            "latency_cycles": est["latency_cycles"], "cycles_per_image": est["cycles_per_image"],
+            "blocks": {b["block"]: b for b in est["blocks"]}}
+
+
+def measured(store: Store) -> dict[str, dict]:
+    """Per design key: whole-design truth and the per-block BRAM18 / LUT rows."""
+    out: dict[str, dict] = defaultdict(lambda: {"blocks": defaultdict(dict)})
+    for r in store.rows(target="fpga"):
+        d = out[r["design_key"]]
+        if r["source"] == "yosys" and not r["block"]:
+            d[r["metric"]] = r["value"]
+        elif r["source"] == "yosys":
+            d["blocks"][r["block"]][r["metric"]] = r["value"]
+        elif r["source"] == "rtlsim":
+            d["sim_" + r["metric"]] = r["value"]
+        elif r["source"] == "nextpnr":
+            d.setdefault("fmax", []).append(r["value"])
+    for d in out.values():
+        if "lut" in d:
+            d["truth_lut"] = d["lut"] + d["lutram"]
+            d["truth_ff"] = d["ff"] - d.get("io_ff", 0)
+    return out
+
+
+def _tau(x, y):
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(x, y).statistic)
+
+
+def _rho(x, y):
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y).statistic)
+
+
+def bootstrap(fn, x, y, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """The statistic and its 95 % percentile bootstrap interval."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n):
+        i = rng.integers(0, len(x), len(x))
+        if len(set(x[i])) > 1 and len(set(y[i])) > 1:
+            stats.append(fn(x[i], y[i]))
+    lo, hi = np.percentile(stats, [2.5, 97.5]) if stats else (math.nan, math.nan)
+    return fn(x, y), float(lo), float(hi)
+
+
+def errors(pred, truth) -> dict:
+    p, t = np.asarray(pred, float), np.asarray(truth, float)
+    rel = np.abs(p - t) / np.maximum(t, 1)
+    return {"mape": float(rel.mean() * 100), "smape": float(np.mean(2 * np.abs(p - t) / np.maximum(p + t, 1)) * 100),
+            "within_10": float((rel <= 0.10).mean()), "within_15": float((rel <= 0.15).mean()), "n": len(t)}
+
+
+def grouped_tau(macs, score, truth, tol: float = 0.10) -> tuple[float, int]:
+    """Kendall tau over pairs of networks whose MACs are within `tol` of each other (pooled over pairs)."""
+    macs, score, truth = (np.asarray(v, float) for v in (macs, score, truth))
+    concordant = discordant = 0
+    pairs = 0
+    for i in range(len(macs)):
+        for j in range(i + 1, len(macs)):
+            if abs(macs[i] - macs[j]) <= tol * max(macs[i], macs[j]):
+                s, t = np.sign(score[i] - score[j]), np.sign(truth[i] - truth[j])
+                pairs += 1
+                concordant += s * t > 0
+                discordant += s * t < 0
+    return ((concordant - discordant) / pairs if pairs else math.nan), pairs
+
+
+def evaluate(args) -> dict:
+    from bnncc.calibrate import fit as fitting
+    from bnncc.cost.calibrated import CalibratedModel
+    body = read_heldout()
+    calibrated = CalibratedModel.load(args.cost_model)
+    with Store(str(store_path(args.part)), create=False) as store:
+        truth = measured(store)
+        keys = {d["name"]: d["design_key"] for d in store.designs("fpga")}
+        heldout_blocks = {r["block_key"] for r in store.rows(target="fpga", source="yosys") if r["block_key"]}
+    with Store(args.train_store, create=False) as train:
+        train_blocks = {r["block_key"] for r in train.rows(target="fpga", source="yosys") if r["block_key"]}
+        loo_models = {fam: CalibratedModel(data=fitting.fit(train, drop_family=fam))
+                      for fam in ("binary_mlp", "int_mlp", "pow2_mlp", "shiftadd_mlp", "binary_cnn", "shiftadd_cnn")}
+    leak = len(heldout_blocks & train_blocks)
+    models = {"analytical": ANALYTICAL, "calibrated": calibrated}
+    rows = []
+    for spec in body["designs"] + body["fixed_fps_designs"]:
+        key = keys.get(space.label(spec))
+        if key is None or "truth_lut" not in truth.get(key, {}):
+            continue
+        t = truth[key]
+        graph_features = next(d for d in _designs(args.part) if d["design_key"] == key)["features"]
+        row = {"name": space.label(spec), "family": spec["family"], "fixed_fps": "fps" in spec["folding"],
+               "truth": {"lut": t["truth_lut"], "ff": t["truth_ff"], "bram18": t["bram18"],
+                         "latency_cycles": t.get("sim_latency_cycles")},
+               "proxies": {p: graph_features[p] for p in PROXIES}}
+        for name, model in models.items():
+            row[name] = predicted(spec, model, args.part)
+        if spec["family"] in loo_models:
+            row["leave_family_out"] = predicted(spec, loo_models[spec["family"]], args.part)
+        row["block_bram"] = [(row["calibrated"]["blocks"][b]["bram18"], m.get("bram18", 0))
+                             for b, m in t["blocks"].items() if b in row["calibrated"]["blocks"]]
+        rows.append(row)
+        print(f"  {row['name']:<32} LUT {t['truth_lut']:>7,.0f} analytical {row['analytical']['lut']:>7,} "
+              f"calibrated {row['calibrated']['lut']:>7,}", file=sys.stderr)
+    return {"rows": rows, "leaked_blocks": leak, "heldout_sha256": space.spec_hash(body),
+            "cost_model": calibrated.describe()}
+
+
+_DESIGN_CACHE: dict[str, list] = {}
+
+
+def _designs(part: str) -> list[dict]:
+    if part not in _DESIGN_CACHE:
+        with Store(str(store_path(part)), create=False) as store:
+            _DESIGN_CACHE[part] = store.designs("fpga")
+    return _DESIGN_CACHE[part]
+
+
+def tables(result: dict) -> list[str]:
+    rows = [r for r in result["rows"] if not r["fixed_fps"]]
+    fixed = [r for r in result["rows"] if r["fixed_fps"]]
+    out = [f"Held-out networks measured: {len(rows)} at random foldings, {len(fixed)} at their cheapest folding for "
+           f"{FIXED_FPS:,.0f} FPS; held-out blocks found in the training store: {result['leaked_blocks']}.", ""]
+    out += ["| metric | estimate | MAPE | sMAPE | within ±10 % | within ±15 % | n |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for metric in ("lut", "ff", "latency_cycles"):
+        for name in ("analytical", "calibrated", "leave_family_out"):
+            pairs = [(r[name][metric], r["truth"][metric]) for r in rows + fixed
+                     if name in r and r["truth"][metric] is not None]
+            if not pairs:
+                continue
+            e = errors(*zip(*pairs, strict=True))
+            out.append(f"| {metric} | {name} | {e['mape']:.1f} % | {e['smape']:.1f} % | {e['within_10']:.0%} | "
+                       f"{e['within_15']:.0%} | {e['n']} |")
+    blocks = [b for r in rows + fixed for b in r["block_bram"]]
+    exact = np.mean([p == m for p, m in blocks]) if blocks else math.nan
+    out += ["", f"BRAM18 per block: exact for {exact:.1%} of {len(blocks)} blocks (the analytical mapping).", ""]
+    out += ["| ranking of measured LUT by | Kendall τ [95 % CI] | Spearman ρ [95 % CI] | τ in equal-MACs groups "
+            "(pairs) | τ at fixed FPS [95 % CI] |", "|---|---|---|---|---|"]
+    truth = [r["truth"]["lut"] for r in rows]
+    macs = [r["proxies"]["macs"] for r in rows]
+    for name in ("calibrated", "analytical", *PROXIES):
+        score = [r[name]["lut"] if name in ("calibrated", "analytical") else r["proxies"][name] for r in rows]
+        tau = bootstrap(_tau, score, truth)
+        rho = bootstrap(_rho, score, truth)
+        g, pairs = grouped_tau(macs, score, truth)
+        if fixed:
+            fscore = [r[name]["lut"] if name in ("calibrated", "analytical") else r["proxies"][name] for r in fixed]
+            ft = bootstrap(_tau, fscore, [r["truth"]["lut"] for r in fixed])
+            fcell = f"{ft[0]:.3f} [{ft[1]:.3f}, {ft[2]:.3f}]"
+        else:
+            fcell = "-"
+        out.append(f"| {name} | {tau[0]:.3f} [{tau[1]:.3f}, {tau[2]:.3f}] | {rho[0]:.3f} [{rho[1]:.3f}, {rho[2]:.3f}] "
+                   f"| {g:.3f} ({pairs}) | {fcell} |")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--write-heldout", action="store_true")
+    ap.add_argument("--measure", action="store_true")
+    ap.add_argument("--evaluate", action="store_true")
+    ap.add_argument("--part", default=PART)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0, help="measure only the first N held-out designs")
+    ap.add_argument("--no-fixed", action="store_true", help="skip the fixed-FPS set")
+    ap.add_argument("--cost-model", default=str(ROOT / "bnncc" / "cost" / "calibrated.json"))
+    ap.add_argument("--train-store", default=str(ROOT / "bnncc" / "cost" / "calibration.sqlite"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "calibration.json"))
+    args = ap.parse_args()
+    if args.write_heldout:
+        write_heldout()
+    if args.measure:
+        measure(args)
+    if args.evaluate:
+        start = time.time()
+        result = evaluate(args)
+        result["evaluated_s"] = round(time.time() - start, 1)
+        Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+        print("\n".join(tables(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Fit calibrated cost models from the store: per device family, cost class and resource, the analytical
+terms as features of a non-negative linear model (scikit-learn), weighted for relative error, and a
+non-parametric correction (isotonic regression of measured / predicted against the log of the prediction)
+kept only where grouped cross-validation on the training designs says it lowers the error.
+
+The training data are the per-block rows of hierarchical Yosys synthesis (LUT = LUTs as logic + LUTs as
+memory, as vendors count "LUT"); `exclude` leaves designs out (the accuracy study's held-out networks are
+never in the training store, and leave-one-family-out fits drop one family).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import bnncc
+from bnncc.calibrate.store import Store
+from bnncc.cost.calibrated import FORMAT, VERSION, predict
+from bnncc.cost.devices import device
+from bnncc.errors import BnnccError
+
+MIN_SAMPLES = 6  # fewer blocks of a class than this: the class falls back to its kind, then to the analytical model
+CORRECTION_GAIN = 0.5  # percentage points of CV MAPE a correction must win to be kept
+
+
+def block_samples(store: Store, exclude: set[str] | None = None, progress: bool = False) -> list[dict]:
+    """One sample per synthesized block instance: family, class, kind, terms, measured resources. The terms
+    are recomputed from each design's spec by the current code (a design is rebuilt, never measured again),
+    so a refined term is fitted without a new sweep; an ingested or unbuildable design keeps the stored ones."""
+    from tqdm import tqdm
+
+    exclude = exclude or set()
+    designs = {d["design_key"]: d for d in store.designs("fpga") if d["design_key"] not in exclude}
+    groups: dict[tuple[str, str], dict] = {}
+    for r in store.rows(target="fpga", source="yosys"):
+        if not r["block"] or r["design_key"] not in designs or "terms" not in r["params"]:
+            continue
+        g = groups.setdefault((r["design_key"], r["block"]), {
+            "design_key": r["design_key"], "block": r["block"], "block_key": r["block_key"], "kind": r["kind"],
+            "cost_class": r["params"]["cost_class"], "terms": r["params"]["terms"], "params": r["params"]["params"],
+            "family": device(designs[r["design_key"]]["part"]).family, "measured": {}})
+        g["measured"][r["metric"]] = r["value"]
+    keys = sorted({k for k, _ in groups})
+    for key in tqdm(keys, desc="fit: rebuilding designs", unit="design", disable=not progress):
+        for name, terms in _current_terms(designs[key]).items():
+            if (key, name) in groups:
+                groups[key, name]["terms"] = terms
+    out = []
+    for g in groups.values():
+        m = g["measured"]
+        g["y"] = {"lut": m.get("lut", 0) + m.get("lutram", 0), "ff": m.get("ff", 0), "bram18": m.get("bram18", 0),
+                  "dsp": m.get("dsp", 0)}
+        out.append(g)
+    return out
+
+
+def _current_terms(design: dict) -> dict[str, dict[str, float]]:
+    """Block name -> the current code's flat terms of a stored design ({} if it cannot be rebuilt here)."""
+    from bnncc.calibrate import space
+    from bnncc.calibrate.measure import flat_terms
+    from bnncc.cost.model import ANALYTICAL
+
+    built = space.rebuild(design)
+    if built is None:
+        return {}
+    dev = device(design["part"])
+    return {s.name: flat_terms(s.block.terms(s.fold, dev, ANALYTICAL)) for s in built.stages + built.fifos}
+
+
+def _terms(sample: dict) -> dict[str, dict[str, float]]:
+    """The flat "resource.term" features back in the nested form the cost model gets."""
+    nested: dict[str, dict[str, float]] = defaultdict(dict)
+    for name, value in sample["terms"].items():
+        resource, term = name.split(".", 1)
+        nested[resource][term] = value
+    return nested
+
+
+def _features(samples: list[dict], resource: str) -> list[str]:
+    groups = ("lut", "shape") if resource == "lut" else ("lut", "ff", "reg", "shape")
+    names = sorted({k for s in samples for k, v in s["terms"].items() if k.split(".")[0] in groups and v
+                    and k != "lut.control"})
+    return ["const", *names]
+
+
+def _design_matrix(samples: list[dict], names: list[str]) -> np.ndarray:
+    return np.array([[1.0 if n == "const" else float(s["terms"].get(n, 0.0)) for n in names] for s in samples])
+
+
+def _linear(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from sklearn.linear_model import LinearRegression
+
+    w = 1.0 / np.maximum(y, 1.0) ** 2  # squared relative error: the fit minimizes what MAPE measures
+    return LinearRegression(positive=True, fit_intercept=False).fit(x, y, sample_weight=w).coef_
+
+
+def _correction(pred: np.ndarray, y: np.ndarray) -> dict | None:
+    from sklearn.isotonic import IsotonicRegression
+
+    ok = pred > 0
+    if ok.sum() < MIN_SAMPLES:
+        return None
+    x, ratio = np.log(np.maximum(pred[ok], 1.0)), y[ok] / pred[ok]
+    with warnings.catch_warnings():  # "auto" direction on few points: sklearn warns, the CV decides anyway
+        warnings.simplefilter("ignore")
+        iso = IsotonicRegression(increasing="auto", out_of_bounds="clip").fit(x, ratio)
+    knots = np.unique(x)
+    return {"log_pred": [round(float(v), 6) for v in knots], "ratio": [round(float(v), 6) for v in iso.predict(knots)]}
+
+
+def mape(pred, y) -> float:
+    pred, y = np.asarray(pred, float), np.asarray(y, float)
+    return float(np.mean(np.abs(pred - y) / np.maximum(y, 1.0)) * 100)
+
+
+def _entry(samples: list[dict], resource: str) -> dict:
+    """The fitted model of one (family, class, resource), with its cross-validated error."""
+    from sklearn.model_selection import GroupKFold
+
+    names = _features(samples, resource)
+    x = _design_matrix(samples, names)
+    y = np.array([s["y"][resource] for s in samples], dtype=np.float64)
+    groups = [s["design_key"] for s in samples]
+    folds = min(5, len(set(groups)))
+    oof_lin, oof_cor = np.zeros_like(y), np.zeros_like(y)
+    if folds >= 2:
+        for train, test in GroupKFold(folds).split(x, y, groups):
+            coef = _linear(x[train], y[train])
+            lin = {"features": names, "coef": list(coef)}
+            oof_lin[test] = [predict(lin, _terms(samples[i])) for i in test]
+            corr = _correction(np.array([predict(lin, _terms(samples[i])) for i in train]), y[train])
+            oof_cor[test] = [predict({**lin, "correction": corr}, _terms(samples[i])) for i in test]
+    coef = _linear(x, y)
+    entry = {"features": names, "coef": [round(float(c), 6) for c in coef], "n": len(samples),
+             "designs": len(set(groups)), "cv_folds": folds}
+    if folds >= 2:
+        entry["cv_mape_linear"] = round(mape(np.ceil(oof_lin), y), 2)
+        entry["cv_mape_corrected"] = round(mape(np.ceil(oof_cor), y), 2)
+        if entry["cv_mape_corrected"] < entry["cv_mape_linear"] - CORRECTION_GAIN:
+            lin = {"features": names, "coef": entry["coef"]}
+            entry["correction"] = _correction(np.array([predict(lin, _terms(s)) for s in samples]), y)
+        entry["cv_mape"] = entry["cv_mape_corrected"] if "correction" in entry else entry["cv_mape_linear"]
+    return entry
+
+
+FMAX_FEATURES = ("adder_tree_levels", "accumulator_bits", "lanes", "fold_counter_bits")
+
+
+def fmax_samples(store: Store, exclude: set[str] | None = None) -> list[dict]:
+    """Per placed-and-routed design: its family, timing features (rebuilt from its spec) and the median Fmax
+    of its nextpnr seeds."""
+    from bnncc.calibrate import space
+
+    exclude = exclude or set()
+    by_design: dict[str, list[float]] = defaultdict(list)
+    for r in store.rows(target="fpga", source="nextpnr", metric="fmax_mhz"):
+        if r["design_key"] not in exclude:
+            by_design[r["design_key"]].append(r["value"])
+    out = []
+    for d in store.designs("fpga"):
+        design = space.rebuild(d) if d["design_key"] in by_design else None
+        if design is not None:
+            out.append({"design_key": d["design_key"], "family": device(d["part"]).family,
+                        "features": design.timing_features(), "fmax": float(np.median(by_design[d["design_key"]]))})
+    return out
+
+
+def _fmax_entry(samples: list[dict]) -> dict:
+    """Clock period = const + sum of coefficient x timing feature (non-negative), fitted for relative error;
+    cross-validated (5-fold) MAPE of the Fmax it gives."""
+    from sklearn.model_selection import KFold
+
+    names = ["const", *FMAX_FEATURES]
+    x = np.array([[1.0] + [float(s["features"][n]) for n in FMAX_FEATURES] for s in samples])
+    y = np.array([1000.0 / s["fmax"] for s in samples])
+    oof = np.zeros_like(y)
+    folds = min(5, len(samples))
+    for train, test in KFold(folds, shuffle=True, random_state=0).split(x):
+        oof[test] = x[test] @ _linear(x[train], y[train])
+    fmax = np.array([s["fmax"] for s in samples])
+    return {"features": names, "coef": [round(float(c), 6) for c in _linear(x, y)], "n": len(samples),
+            "cv_mape": round(mape(1000.0 / np.maximum(oof, 1e-3), fmax), 2), "target": "median Fmax of the seeds"}
+
+
+def _exact_share(samples: list[dict], resource: str) -> float:
+    """How often the analytical BRAM18 / DSP sum equals the measured count."""
+    got = [sum(v for k, v in s["terms"].items() if k.startswith(resource + ".")) == s["y"][resource] for s in samples]
+    return round(float(np.mean(got)), 4) if got else float("nan")
+
+
+def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None = None,
+        samples: list[dict] | None = None, progress: bool = False) -> dict:
+    """The cost-model file's contents, fitted on the store's fpga designs (less `exclude`, and less the
+    networks of the design family `drop_family`: a leave-one-family-out fit). `samples`: block_samples(store)
+    computed once for several fits."""
+    designs = store.designs("fpga")
+    exclude = set(exclude or ())
+    if drop_family:
+        exclude |= {d["design_key"] for d in designs if d["spec"].get("family") == drop_family}
+    if samples is None:
+        samples = block_samples(store, exclude, progress)
+    samples = [s for s in samples if s["design_key"] not in exclude]
+    if not samples:
+        raise BnnccError(f"--fit: {store.path} holds no synthesized fpga blocks (run bnncc calibrate --target fpga)")
+    by_family: dict[str, list[dict]] = defaultdict(list)
+    for s in samples:
+        by_family[s["family"]].append(s)
+    tools = {d["tools"].get("yosys") for d in designs if d["design_key"] not in exclude}
+    timing: dict[str, list[dict]] = defaultdict(list)
+    for s in fmax_samples(store, exclude):
+        timing[s["family"]].append(s)
+    families = {}
+    for family, fam_samples in sorted(by_family.items()):
+        classes: dict[str, list[dict]] = defaultdict(list)
+        for s in fam_samples:
+            classes[s["cost_class"]].append(s)
+            if s["cost_class"] != s["kind"]:
+                classes[s["kind"]].append(s)
+        fitted = {}
+        for name, group in sorted(classes.items()):
+            if len(group) >= MIN_SAMPLES and len({s["design_key"] for s in group}) >= 2:
+                fitted[name] = {r: _entry(group, r) for r in ("lut", "ff")}
+        families[family] = {
+            "vendor": "lattice" if family == "ecp5" else "xilinx", "classes": fitted,
+            "validation": {
+                "blocks": len(fam_samples), "designs": len({s["design_key"] for s in fam_samples}),
+                "cv_mape": {f"{c}.{r}": e["cv_mape"] for c, res in fitted.items() for r, e in res.items()
+                            if "cv_mape" in e},
+                "bram18_exact_share": _exact_share(fam_samples, "bram18"),
+                "dsp_exact_share": _exact_share(fam_samples, "dsp")}}
+        if len(timing[family]) >= MIN_SAMPLES:
+            families[family]["fmax"] = _fmax_entry(timing[family])
+            families[family]["validation"]["cv_mape"]["fmax_mhz"] = families[family]["fmax"]["cv_mape"]
+    return {"format": FORMAT, "version": VERSION, "name": "bnncc-calibrated", "fitted": time.strftime("%Y-%m-%d"),
+            "bnncc_version": bnncc.__version__,
+            "ground_truth": f"{', '.join(sorted(t for t in tools if t))} synthesis of bnncc's RTL (per block, "
+                            "hierarchical; LUT = logic + LUTRAM), not Vivado",
+            "store": {"file": Path(store.path).name, **store.counts(), "excluded_designs": len(exclude)},
+            "families": families}
+
+
+def save(model: dict, path: str) -> None:
+    """Write the model file atomically (a temporary file renamed into place)."""
+    dest = Path(path)
+    if dest.is_dir():
+        raise BnnccError(f"--fit {path}: is a directory")
+    if not dest.parent.is_dir():
+        raise BnnccError(f"--fit {path}: the folder {dest.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".bnncc-model-", dir=dest.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(model, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, dest)
+
+
+def summary(model: dict) -> dict:
+    return {f: {"blocks": fam["validation"]["blocks"], "designs": fam["validation"]["designs"],
+                "classes": sorted(fam["classes"]), "cv_mape": fam["validation"]["cv_mape"],
+                "bram18_exact_share": fam["validation"]["bram18_exact_share"]}
+            for f, fam in model["families"].items()}
+
+
+def format_summary(fit_out: dict) -> str:
+    lines = [f"fit: wrote {fit_out['file']}"]
+    for family, s in fit_out.items():
+        if family == "file":
+            continue
+        lines.append(f"  {family}: {s['blocks']} blocks of {s['designs']} designs; BRAM18 exact for "
+                     f"{s['bram18_exact_share']:.0%}; cross-validated MAPE:")
+        lines += [f"    {k:<24}{v:6.1f} %" for k, v in sorted(s["cv_mape"].items())]
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""Run a sweep: measure every design the store does not hold yet, in a local process pool (default) or on a
+Ray cluster, and write each finished design into the store as it arrives (only this process writes).
+
+A design that fails (a tool error, an RTL simulation that differs from the executor) is reported and not
+stored, so the next run tries it again; everything measured before an interruption stays in the store.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from bnncc.calibrate import space
+from bnncc.calibrate.measure import Result, Settings, design_key, measure, tool_versions
+from bnncc.calibrate.store import Store
+from bnncc.errors import BnnccError, printable
+
+
+@dataclass
+class Summary:
+    designs: int = 0  # in the sweep
+    already: int = 0  # found in the store
+    measured: int = 0
+    rows: int = 0
+    failed: list[str] = field(default_factory=list)
+    run_id: str = ""
+
+    def to_json(self) -> dict:
+        return {"designs": self.designs, "already_in_store": self.already, "measured": self.measured,
+                "rows": self.rows, "failed": self.failed, "run_id": self.run_id}
+
+
+def measure_one(spec: dict, target: str, part: str, settings: Settings) -> Result | str:
+    """The design's measurements, or a one-line reason it could not be measured (runs in a worker)."""
+    try:
+        return measure(spec, target, part, settings)
+    except Exception as e:  # noqa: BLE001 - a failed design is reported, the sweep goes on
+        return f"{space.label(spec)}: {type(e).__name__}: {printable(str(e))[:400]}"
+
+
+def _local(todo: list[tuple[str, dict]], target: str, part: str, settings: Settings,
+           jobs: int) -> Iterator[tuple[str, dict, Result | str]]:
+    if jobs == 1:
+        for key, spec in todo:
+            yield key, spec, measure_one(spec, target, part, settings)
+        return
+    import multiprocessing
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {pool.submit(measure_one, spec, target, part, settings): (key, spec) for key, spec in todo}
+        try:
+            for done in as_completed(futures):
+                key, spec = futures[done]
+                yield key, spec, done.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _ray(todo: list[tuple[str, dict]], target: str, part: str, settings: Settings,
+         address: str) -> Iterator[tuple[str, dict, Result | str]]:
+    try:
+        import ray
+    except ImportError:
+        raise BnnccError("--ray needs Ray (pip install -r requirements.txt)") from None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except ConnectionError as e:
+            raise BnnccError(f"--ray {address}: no Ray cluster there ({printable(str(e))[:200]})") from None
+    remote = ray.remote(measure_one)
+    pending = {remote.remote(spec, target, part, settings): (key, spec) for key, spec in todo}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        key, spec = pending.pop(done[0])
+        yield key, spec, ray.get(done[0])
+
+
+def run(specs: list[dict], target: str, part: str, store_path: str, settings: Settings, *, jobs: int = 1,
+        ray: str | None = None, command: str = "bnncc calibrate", progress: bool = True) -> Summary:
+    """Measure the designs of `specs` that `store_path` lacks; returns what happened."""
+    tools = tool_versions(target, part)
+    keyed = {}
+    for spec in specs:
+        keyed.setdefault(design_key(spec, target, part, settings), spec)
+    summary = Summary(designs=len(keyed))
+    with Store(store_path) as store:
+        have = store.design_keys()
+        todo = [(k, s) for k, s in keyed.items() if k not in have]
+        summary.already = len(keyed) - len(todo)
+        if not todo:
+            return summary
+        summary.run_id = store.start_run(command, target, part)
+        status = "interrupted"
+        previous = _stop_on_sigterm()
+        try:
+            results = _ray(todo, target, part, settings, ray) if ray else _local(todo, target, part, settings, jobs)
+            with tqdm(total=len(todo), desc=f"calibrate {target} {part}", unit="design", file=sys.stderr,
+                      disable=not progress) as bar:
+                for key, spec, result in results:
+                    if isinstance(result, str):
+                        summary.failed.append(result)
+                        tqdm.write(f"bnncc: calibrate: failed: {result}", file=sys.stderr)
+                    else:
+                        summary.rows += store.add_design(key, space.label(spec), target, part, spec,
+                                                         settings.to_json(), tools, result, summary.run_id)
+                        summary.measured += 1
+                    bar.update(1)
+            status = "done"
+        finally:
+            store.finish_run(summary.run_id, status)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+    return summary
+
+
+def _stop_on_sigterm():
+    """SIGTERM (a killed job, a CI timeout) ends the run like Ctrl-C: the design being written is either
+    committed or rolled back, and the run is marked interrupted. Returns the handler it replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, stop)

@@ -1,0 +1,142 @@
+"""A calibrated cost model: the analytical model's terms, weighed with coefficients fitted to measurements
+(`bnncc calibrate --fit`), read from a versioned JSON file.
+
+Per device family and per cost class (a block kind, or an MVAU's weight kind) and resource it holds a
+linear model over the block's cost terms (`const` is 1, `lut.lanes` the block's `lanes` LUT term, ...) and,
+where cross-validation on the training designs said it helps, a correction: a piecewise-linear factor on
+the log of the linear prediction (fitted by isotonic regression). BRAM18 and DSP stay the analytical sums
+(the structure decides them; the fit reports how often they were exact). A family, class or resource the
+file has nothing for falls back to the analytical model, and `describe()` says so. Everything is numpy,
+so thousands of foldings are costed per call.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bnncc.cost.devices import Device
+from bnncc.cost.model import ANALYTICAL, AnalyticalModel
+from bnncc.errors import BnnccError
+
+FORMAT = "bnncc-cost-model"
+VERSION = 1
+FITTED = ("lut", "ff")
+
+
+def feature_values(names: list[str], terms: dict[str, dict[str, Any]]):
+    """The named features of a block's terms (arrays broadcast): const = 1, "resource.term" = that term."""
+    out = []
+    for name in names:
+        if name == "const":
+            out.append(1.0)
+            continue
+        resource, term = name.split(".", 1)
+        out.append(terms.get(resource, {}).get(term, 0.0))
+    return out
+
+
+def predict(entry: dict, terms: dict[str, dict[str, Any]]):
+    """One fitted resource model applied to a block's terms."""
+    value = 0.0
+    for coef, x in zip(entry["coef"], feature_values(entry["features"], terms), strict=True):
+        value = value + coef * np.asarray(x, dtype=np.float64)
+    value = np.maximum(value, 0.0)
+    corr = entry.get("correction")
+    if corr:
+        value = value * np.interp(np.log(np.maximum(value, 1.0)), corr["log_pred"], corr["ratio"])
+    return value
+
+
+@dataclass
+class CalibratedModel(AnalyticalModel):
+    name: str = "bnncc-calibrated"
+    version: int = 1
+    data: dict = field(default_factory=dict)
+    path: str | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> CalibratedModel:
+        where = f"--cost-model {path}"
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise BnnccError(f"{where}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BnnccError(f"{where}: not a readable JSON file ({e})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise BnnccError(f"{where}: not a bnncc cost model (expected \"format\": \"{FORMAT}\")")
+        if data.get("version") != VERSION:
+            raise BnnccError(f"{where}: cost-model version {data.get('version')!r}; this bnncc reads {VERSION}")
+        try:
+            for fam in data["families"].values():
+                for resources in fam["classes"].values():
+                    for entry in resources.values():
+                        if len(entry["coef"]) != len(entry["features"]) or not all(
+                                isinstance(c, int | float) and math.isfinite(c) for c in entry["coef"]):
+                            raise ValueError("coefficients do not match the features")
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise BnnccError(f"{where}: malformed cost model ({e})") from None
+        return cls(coefficients=dict(ANALYTICAL.coefficients), data=data, path=str(path))
+
+    def family(self, device: Device) -> dict | None:
+        """The fitted family of the device: its own, else one of the same vendor (LUT6 fabrics share one)."""
+        fams = self.data.get("families", {})
+        if device.family in fams:
+            return fams[device.family]
+        return next((f for f in fams.values() if f.get("vendor") == device.vendor), None)
+
+    def _entry(self, cost_class: str, resource: str, device: Device) -> dict | None:
+        fam = self.family(device)
+        if fam is None:
+            return None
+        classes = fam["classes"]
+        for name in (cost_class, cost_class.split("-")[0]):
+            if resource in classes.get(name, {}):
+                return classes[name][resource]
+        return None
+
+    def block_cost(self, kind: str, terms: dict[str, dict[str, Any]], device: Device) -> dict[str, Any]:
+        cost = AnalyticalModel.block_cost(self, kind, terms, device)
+        for resource in FITTED:
+            entry = self._entry(kind, resource, device)
+            if entry is not None:
+                cost[resource] = np.ceil(predict(entry, terms))
+        return cost
+
+    def fmax_mhz(self, features: dict[str, int], device: Device) -> float | None:
+        fam = self.family(device)
+        entry = fam.get("fmax") if fam else None
+        if not entry:
+            return None
+        period = sum(c * (1.0 if n == "const" else float(features.get(n, 0)))
+                     for c, n in zip(entry["coef"], entry["features"], strict=True))
+        return 1000.0 / max(period, 1e-3)
+
+    def describe(self) -> dict:
+        fams = self.data.get("families", {})
+        return {"name": self.name, "version": self.version, "kind": "calibrated", "file": self.path,
+                "fitted": self.data.get("fitted"), "ground_truth": self.data.get("ground_truth"),
+                "store": self.data.get("store"),
+                "validation": {f: fam.get("validation") for f, fam in fams.items()},
+                "families": sorted(fams), "fallback": "finn-r-analytical for any family, class or resource not fitted",
+                "coefficients": dict(self.coefficients)}
+
+
+def load(path: str | Path) -> CalibratedModel:
+    return CalibratedModel.load(path)
+
+
+SHIPPED = Path(__file__).resolve().parent / "calibrated.json"
+
+
+@functools.cache
+def default_model():
+    """The shipped calibrated model (bnncc/cost/calibrated.json), or the analytical one if it is absent."""
+    return CalibratedModel.load(SHIPPED) if SHIPPED.is_file() else ANALYTICAL
