@@ -81,7 +81,7 @@ def measure(args) -> None:
     if args.limit:
         specs = specs[: args.limit]
     settings = Settings(pnr_seeds=3, flat=True)
-    s = runner.run(specs, "fpga", args.part, str(store_path(args.part)), settings, jobs=args.jobs,
+    s = runner.run(specs, "fpga", args.part, args.heldout_store, settings, jobs=args.jobs,
                    command="benchmarks/calibration.py --measure")
     print(json.dumps(s.to_json()))
 
@@ -187,13 +187,16 @@ def evaluate(args) -> dict:
     from bnncc.cost.calibrated import CalibratedModel
     body = read_heldout()
     calibrated = CalibratedModel.load(args.cost_model)
-    with Store(str(store_path(args.part)), create=False) as store:
+    with Store(args.heldout_store, create=False) as store:
         truth = measured(store)
-        keys = {d["name"]: d["design_key"] for d in store.designs("fpga")}
-        heldout_blocks = {r["block_key"] for r in store.rows(target="fpga", source="yosys") if r["block_key"]}
+        stored = store.designs("fpga")
+        keys = {d["name"]: d["design_key"] for d in stored}
+        heldout_blocks = {r["block_key"] for r in store.rows(target="fpga", source="yosys")
+                          if r["block_key"] and r["kind"] not in ("fifo", "dwc")}  # weightless: shared by geometry
     with Store(args.train_store, create=False) as train:
         train_blocks = {r["block_key"] for r in train.rows(target="fpga", source="yosys") if r["block_key"]}
-        loo_models = {fam: CalibratedModel(data=fitting.fit(train, drop_family=fam))
+        samples = fitting.block_samples(train, progress=True)
+        loo_models = {fam: CalibratedModel(data=fitting.fit(train, drop_family=fam, samples=samples))
                       for fam in ("binary_mlp", "int_mlp", "pow2_mlp", "shiftadd_mlp", "binary_cnn", "shiftadd_cnn")}
     leak = len(heldout_blocks & train_blocks)
     models = {"analytical": ANALYTICAL, "calibrated": calibrated}
@@ -203,7 +206,7 @@ def evaluate(args) -> dict:
         if key is None or "truth_lut" not in truth.get(key, {}):
             continue
         t = truth[key]
-        graph_features = next(d for d in _designs(args.part) if d["design_key"] == key)["features"]
+        graph_features = next(d for d in stored if d["design_key"] == key)["features"]
         row = {"name": space.label(spec), "family": spec["family"], "fixed_fps": "fps" in spec["folding"],
                "truth": {"lut": t["truth_lut"], "ff": t["truth_ff"], "bram18": t["bram18"],
                          "latency_cycles": t.get("sim_latency_cycles")},
@@ -218,24 +221,37 @@ def evaluate(args) -> dict:
         print(f"  {row['name']:<32} LUT {t['truth_lut']:>7,.0f} analytical {row['analytical']['lut']:>7,} "
               f"calibrated {row['calibrated']['lut']:>7,}", file=sys.stderr)
     return {"rows": rows, "leaked_blocks": leak, "heldout_sha256": space.spec_hash(body),
-            "cost_model": calibrated.describe()}
+            "cost_model": calibrated.describe(), "fmax": fmax_rows(args, calibrated)}
 
 
-_DESIGN_CACHE: dict[str, list] = {}
+def fmax_rows(args, model) -> list[dict]:
+    """Per held-out design placed and routed on ECP5: the median of its seeds, their spread, the prediction."""
+    from bnncc.cost.devices import device
 
-
-def _designs(part: str) -> list[dict]:
-    if part not in _DESIGN_CACHE:
-        with Store(str(store_path(part)), create=False) as store:
-            _DESIGN_CACHE[part] = store.designs("fpga")
-    return _DESIGN_CACHE[part]
+    path = Path(args.heldout_store).with_name(f"heldout-{args.ecp5_part}.sqlite")
+    if not path.is_file():
+        return []
+    out = []
+    with Store(str(path), create=False) as store:
+        seeds: dict[str, list[float]] = defaultdict(list)
+        for r in store.rows(source="nextpnr", metric="fmax_mhz"):
+            seeds[r["design_key"]].append(r["value"])
+        for d in store.designs("fpga"):
+            design = space.rebuild(d) if d["design_key"] in seeds else None
+            if design is not None:
+                s = seeds[d["design_key"]]
+                out.append({"name": d["name"], "measured": float(np.median(s)), "spread": max(s) - min(s),
+                            "seeds": len(s), "predicted": model.fmax_mhz(design.timing_features(), device(d["part"]))})
+    return out
 
 
 def tables(result: dict) -> list[str]:
     rows = [r for r in result["rows"] if not r["fixed_fps"]]
     fixed = [r for r in result["rows"] if r["fixed_fps"]]
     out = [f"Held-out networks measured: {len(rows)} at random foldings, {len(fixed)} at their cheapest folding for "
-           f"{FIXED_FPS:,.0f} FPS; held-out blocks found in the training store: {result['leaked_blocks']}.", ""]
+           f"{FIXED_FPS:,.0f} FPS; held-out compute blocks (weights, thresholds) found in the training store: "
+           f"{result['leaked_blocks']} (FIFOs and width converters of one geometry are the same hardware everywhere).",
+           ""]
     out += ["| metric | estimate | MAPE | sMAPE | within ±10 % | within ±15 % | n |",
             "|---|---|---:|---:|---:|---:|---:|"]
     for metric in ("lut", "ff", "latency_cycles"):
@@ -267,6 +283,13 @@ def tables(result: dict) -> list[str]:
             fcell = "-"
         out.append(f"| {name} | {tau[0]:.3f} [{tau[1]:.3f}, {tau[2]:.3f}] | {rho[0]:.3f} [{rho[1]:.3f}, {rho[2]:.3f}] "
                    f"| {g:.3f} ({pairs}) | {fcell} |")
+    fmax = [r for r in result.get("fmax", []) if r["predicted"] is not None]
+    if fmax:
+        e = errors([r["predicted"] for r in fmax], [r["measured"] for r in fmax])
+        spread = np.mean([r["spread"] / r["measured"] for r in fmax]) * 100
+        out += ["", f"ECP5 Fmax (LFE5U-85F, nextpnr, median of {fmax[0]['seeds']} seeds; mean seed spread "
+                    f"{spread:.1f} % of the median): MAPE {e['mape']:.1f} %, within ±10 % {e['within_10']:.0%} "
+                    f"(n = {e['n']})."]
     return out
 
 
@@ -282,7 +305,10 @@ def main() -> int:
     ap.add_argument("--cost-model", default=str(ROOT / "bnncc" / "cost" / "calibrated.json"))
     ap.add_argument("--train-store", default=str(ROOT / "bnncc" / "cost" / "calibration.sqlite"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "calibration.json"))
+    ap.add_argument("--heldout-store", help="default benchmarks/data/heldout-PART.sqlite")
+    ap.add_argument("--ecp5-part", default="LFE5U-85F-8BG381C", help="the ECP5 held-out store's part (Fmax)")
     args = ap.parse_args()
+    args.heldout_store = args.heldout_store or str(store_path(args.part))
     if args.write_heldout:
         write_heldout()
     if args.measure:

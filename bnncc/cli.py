@@ -3,7 +3,7 @@
     bnncc MODEL.onnx --target fpga|rram [options]      compile (bnncc/commands/compile.py)
     bnncc inspect | run | report | rram-sweep | train   (bnncc SUBCOMMAND --help)
 
-Exit codes: 0 ok, 1 verification failed, 2 bad input or usage.
+Exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except BnnccError as e:
         print(f"bnncc: error: {printable(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM during a calibration: what was committed stays
+        print("bnncc: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # the reader went away (bnncc inspect ... | head): end quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -121,7 +121,8 @@ def mape(pred, y) -> float:
 
 
 def _entry(samples: list[dict], resource: str) -> dict:
-    """The fitted model of one (family, class, resource), with its cross-validated error."""
+    """The fitted model of one (family, class, resource), with its cross-validated error; `oof` holds the
+    out-of-fold predictions per sample (block key order of `samples`), not saved."""
     from sklearn.model_selection import GroupKFold
 
     names = _features(samples, resource)
@@ -147,6 +148,8 @@ def _entry(samples: list[dict], resource: str) -> dict:
             lin = {"features": names, "coef": entry["coef"]}
             entry["correction"] = _correction(np.array([predict(lin, _terms(s)) for s in samples]), y)
         entry["cv_mape"] = entry["cv_mape_corrected"] if "correction" in entry else entry["cv_mape_linear"]
+        entry["oof"] = dict(zip([(s["design_key"], s["block"]) for s in samples],
+                                np.ceil(oof_cor if "correction" in entry else oof_lin), strict=True))
     return entry
 
 
@@ -223,10 +226,24 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
             classes[s["cost_class"]].append(s)
             if s["cost_class"] != s["kind"]:
                 classes[s["kind"]].append(s)
-        fitted = {}
-        for name, group in sorted(classes.items()):
-            if len(group) >= MIN_SAMPLES and len({s["design_key"] for s in group}) >= 2:
-                fitted[name] = {r: _entry(group, r) for r in ("lut", "ff")}
+        fitted: dict[str, dict] = {}
+        # kinds first: a class keeps its own model for a resource only where that cross-validates better on its
+        # blocks than its kind's model does (a class of few blocks is better served by the pooled kind)
+        for name, group in sorted(classes.items(), key=lambda kv: "-" in kv[0]):
+            if len(group) < MIN_SAMPLES or len({s["design_key"] for s in group}) < 2:
+                continue
+            own = {r: _entry(group, r) for r in ("lut", "ff")}
+            kind = fitted.get(name.split("-")[0], {}) if "-" in name else {}
+            for r, entry in own.items():
+                pooled = kind.get(r, {}).get("oof")
+                if pooled is not None and "cv_mape" in entry:
+                    y = [s["y"][r] for s in group]
+                    if mape([pooled[s["design_key"], s["block"]] for s in group], y) <= entry["cv_mape"]:
+                        continue
+                fitted.setdefault(name, {})[r] = entry
+        for resources in fitted.values():
+            for entry in resources.values():
+                entry.pop("oof", None)
         families[family] = {
             "vendor": "lattice" if family == "ecp5" else "xilinx", "classes": fitted,
             "validation": {

@@ -7,6 +7,8 @@ stored, so the next run tries it again; everything measured before an interrupti
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import threading
@@ -28,44 +30,48 @@ class Summary:
     already: int = 0  # found in the store
     measured: int = 0
     rows: int = 0
-    failed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # a tool failed or a simulation differed: a bug to look at
+    skipped: list[str] = field(default_factory=list)  # the design cannot be built for this part (does not fit)
     run_id: str = ""
 
     def to_json(self) -> dict:
         return {"designs": self.designs, "already_in_store": self.already, "measured": self.measured,
-                "rows": self.rows, "failed": self.failed, "run_id": self.run_id}
+                "rows": self.rows, "failed": self.failed, "skipped": self.skipped, "run_id": self.run_id}
 
 
-def measure_one(spec: dict, target: str, part: str, settings: Settings) -> Result | str:
-    """The design's measurements, or a one-line reason it could not be measured (runs in a worker)."""
+def measure_one(spec: dict, target: str, part: str, settings: Settings) -> Result | tuple[str, str]:
+    """The design's measurements, or ("skipped" | "failed", a one-line reason) (runs in a worker)."""
     try:
         return measure(spec, target, part, settings)
+    except BnnccError as e:  # the design, not the flow: e.g. it does not fit the part
+        return "skipped", f"{space.label(spec)}: {printable(str(e))[:400]}"
     except Exception as e:  # noqa: BLE001 - a failed design is reported, the sweep goes on
-        return f"{space.label(spec)}: {type(e).__name__}: {printable(str(e))[:400]}"
+        return "failed", f"{space.label(spec)}: {type(e).__name__}: {printable(str(e))[:400]}"
 
 
 def _local(todo: list[tuple[str, dict]], target: str, part: str, settings: Settings,
-           jobs: int) -> Iterator[tuple[str, dict, Result | str]]:
+           jobs: int) -> Iterator[tuple[str, dict, Result | tuple[str, str]]]:
     if jobs == 1:
         for key, spec in todo:
             yield key, spec, measure_one(spec, target, part, settings)
         return
     import multiprocessing
 
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {pool.submit(measure_one, spec, target, part, settings): (key, spec) for key, spec in todo}
-        try:
-            for done in as_completed(futures):
-                key, spec = futures[done]
-                yield key, spec, done.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=os.setpgrp)
+    futures = {pool.submit(measure_one, spec, target, part, settings): (key, spec) for key, spec in todo}
+    try:
+        for done in as_completed(futures):
+            key, spec = futures[done]
+            yield key, spec, done.result()
+    finally:  # interrupted or done: stop at once, whatever a worker is synthesizing (it is not stored)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)  # the worker and the tools it runs (its own group)
 
 
 def _ray(todo: list[tuple[str, dict]], target: str, part: str, settings: Settings,
-         address: str) -> Iterator[tuple[str, dict, Result | str]]:
+         address: str) -> Iterator[tuple[str, dict, Result | tuple[str, str]]]:
     try:
         import ray
     except ImportError:
@@ -105,9 +111,10 @@ def run(specs: list[dict], target: str, part: str, store_path: str, settings: Se
             with tqdm(total=len(todo), desc=f"calibrate {target} {part}", unit="design", file=sys.stderr,
                       disable=not progress) as bar:
                 for key, spec, result in results:
-                    if isinstance(result, str):
-                        summary.failed.append(result)
-                        tqdm.write(f"bnncc: calibrate: failed: {result}", file=sys.stderr)
+                    if isinstance(result, tuple):
+                        how, why = result
+                        (summary.failed if how == "failed" else summary.skipped).append(why)
+                        tqdm.write(f"bnncc: calibrate: {how}: {why}", file=sys.stderr)
                     else:
                         summary.rows += store.add_design(key, space.label(spec), target, part, spec,
                                                          settings.to_json(), tools, result, summary.run_id)

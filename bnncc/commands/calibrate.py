@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if "measured" in out:
             print(f"calibrate: {out['measured']} design(s) measured ({out['rows']} rows), {out['already_in_store']} "
-                  f"already in {args.store}, {len(out['failed'])} failed", file=sys.stderr)
+                  f"already in {args.store}, {len(out['skipped'])} skipped (cannot be built for the part), "
+                  f"{len(out['failed'])} failed", file=sys.stderr)
         if "ingested" in out:
             print(f"calibrate: ingested {out['rows']} rows from {args.ingest} ({out['modules']} module reports)"
                   + (" (already in the store)" if out["already_in_store"] else ""), file=sys.stderr)
@@ -131,8 +132,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "for ECP5, Verilator cycles and latency; cpu: executor and onnxruntime latency; gpu: torch "
                     "latency or a roofline model; rram: the RRAM model and crossbar-simulation activity) into an "
                     "SQLite cost store. Resumable: a design already in the store is not measured again.",
-        epilog="Exit codes: 0 ok, 1 a design failed to measure (it is not stored; the next run retries it), "
-               "2 bad input (nothing written).")
+        epilog="Exit codes: 0 ok (designs that cannot be built for the part, e.g. too big, are skipped and "
+               "listed), 1 a design failed to measure (a tool error or a simulation mismatch: not stored, the next "
+               "run retries it), 2 bad input (nothing written), 130 interrupted (what was measured is kept).")
     p.add_argument("--target", choices=("fpga", "rram", "cpu", "gpu"), help="what to measure")
     p.add_argument("--part", help="fpga: an FPGA part (default xc7z020clg400-1; LFE5U-* adds nextpnr Fmax); rram: "
                                   "a crossbar ROWSxCOLS (default 128x128); cpu: host; gpu: a GPU of the roofline "

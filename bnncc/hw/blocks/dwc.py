@@ -57,13 +57,14 @@ class Dwc(Block):
     def terms_of(lanes_in, lanes_out, bits: int) -> dict[str, dict[str, Any]]:
         """The cost terms of a converter between these lanes (arrays allowed): its word registers."""
         lanes_in, lanes_out = np.asarray(lanes_in), np.asarray(lanes_out)
-        g = np.gcd(lanes_in, lanes_out)
-        # fit-only features: the output assembly (acc, out) and the position muxes
-        muxes = lanes_out * bits * np.ceil(np.log2(lanes_out // g + 1)) + g * bits * np.ceil(np.log2(lanes_in // g + 1))
+        # fit-only features: the output assembly (acc, out) and the two variable part-selects, which Yosys
+        # builds as shifters over every value the position registers can hold
+        shift_in = lanes_in * bits * np.ceil(np.log2(lanes_in + 1))
+        shift_out = lanes_out * bits * np.ceil(np.log2(lanes_out + 1))
         return {"lut": {"control": 1, "registers": (lanes_in + lanes_out) * bits},
                 "reg": {"assembly": 2 * lanes_out * bits, "positions": np.ceil(np.log2(lanes_in + 1))
                         + np.ceil(np.log2(lanes_out + 1))},
-                "shape": {"muxes": muxes}}
+                "shape": {"shift_in": shift_in, "shift_out": shift_out}}
 
 
 def dwc_cycles(elements: int, lanes_in, lanes_out):

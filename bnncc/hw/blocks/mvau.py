@@ -235,4 +235,8 @@ class Mvau(Block):
         # registers, for a fitted model's FF count (the analytical model derives FF from LUT)
         reg = {"inputs": simd * in_bits, "weights": pe * simd * self.weight_bits, "accumulators": pe * self.acc_bits,
                "outputs": pe * self.out_bits, "counters": np.ceil(np.log2(nf * sf * self.pixels + 1))}
-        return {"lut": lut, "bram18": bram, "dsp": dsp, "reg": reg}
+        # fit-only structure: comparator bits of a threshold activation, product and adder-tree input bits
+        thresholding = ~np.asarray(f.get("requant", False)) if self.thresholds is not None else False
+        shape = {"compare_bits": np.where(thresholding, pe * self.n_thresholds * self.acc_bits, 0),
+                 "product_bits": pe * simd * in_bits * self.weight_bits, "tree_bits": pe * simd * sum_bits}
+        return {"lut": lut, "bram18": bram, "dsp": dsp, "reg": reg, "shape": shape}
