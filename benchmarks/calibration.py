@@ -41,20 +41,24 @@ from bnncc.cost.model import ANALYTICAL  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 HELDOUT = DATA / "heldout.json"
-HELDOUT_SEED = 4242
+HELDOUT_SEED = 4243
 HELDOUT_COUNT = 52
+HELDOUT_TOPOLOGIES = ("tfc_1w1a", "tfc_1w2a")
+HELDOUT_MAX_WIDTH = 64  # widths 8-64 and <= 32 lanes: ~10 s of Yosys each on this 2-core machine
+HELDOUT_MAX_LANES = 32
 PART = "xc7z020clg400-1"
 FIXED_FPS = 20_000.0
-FIXED_COUNT = 30  # MLPs (and FINN's TFCs) of the held-out set, re-folded for FIXED_FPS
+FIXED_COUNT = 20  # MLPs of the held-out set, re-folded for FIXED_FPS
 PROXIES = ("macs", "bops", "flops", "weight_bits")
 
 
 def write_heldout() -> None:
-    designs = space.held_out(HELDOUT_SEED, HELDOUT_COUNT)
+    designs = space.held_out(HELDOUT_SEED, HELDOUT_COUNT, HELDOUT_TOPOLOGIES, HELDOUT_MAX_WIDTH, HELDOUT_MAX_LANES)
     fixed = [{**{k: v for k, v in d.items() if k not in ("folding", "name")}, "folding": {"fps": FIXED_FPS},
               "name": f"{space.label(d)}@fps"} for d in designs if d["family"].endswith("_mlp")
              or d["family"] == "finn" and "tfc" in d["topology"]][:FIXED_COUNT]
-    body = {"seed": HELDOUT_SEED, "count": HELDOUT_COUNT, "designs": designs, "fixed_fps": FIXED_FPS,
+    body = {"seed": HELDOUT_SEED, "count": HELDOUT_COUNT, "topologies": list(HELDOUT_TOPOLOGIES),
+            "max_width": HELDOUT_MAX_WIDTH, "max_lanes": HELDOUT_MAX_LANES, "designs": designs, "fixed_fps": FIXED_FPS,
             "fixed_fps_designs": fixed}
     body["sha256"] = space.spec_hash(body)
     HELDOUT.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")

@@ -150,8 +150,6 @@ def _check_folding(folding: object, where: str) -> dict:
         raise BnnccError(f"{where}: folding must be {{\"random\": SEED[, \"max_lanes\": N]}}, {{\"fps\": N}} or "
                          "{\"blocks\": {...}}")
     (how, value), = folding.items()
-    if lanes is not None and lanes != MAX_LANES:
-        return {how: value, "max_lanes": lanes}
     if how == "random" and not (_is_int(value) and value >= 0):
         raise BnnccError(f"{where}: folding.random must be a seed (an integer >= 0)")
     if how == "fps" and not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
@@ -159,7 +157,7 @@ def _check_folding(folding: object, where: str) -> dict:
         raise BnnccError(f"{where}: folding.fps must be a number above zero")
     if how == "blocks" and not (isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())):
         raise BnnccError(f"{where}: folding.blocks must map block names to folds")
-    return {how: value}
+    return {how: value, "max_lanes": lanes} if lanes is not None and lanes != MAX_LANES else {how: value}
 
 
 def model(spec: dict) -> onnx.ModelProto:
@@ -168,7 +166,7 @@ def model(spec: dict) -> onnx.ModelProto:
     args = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in family.keys}
     try:
         return family.builder(**args, seed=spec["seed"])
-    except ValueError as e:
+    except (ValueError, TypeError) as e:  # a size the builder refuses, a key the family requires
         raise BnnccError(f"design {label(spec)}: {e}") from None
 
 
@@ -224,24 +222,30 @@ def read_sweep(path: str) -> list[dict]:
     out = [check(d, f"--sweep {path}: designs[{i}]") for i, d in enumerate(designs)]
     if "generate" in data:
         g = data["generate"]
-        if not isinstance(g, dict) or set(g) - {"seed", "count"} or not all(_is_int(g.get(k, 0)) for k in g):
-            raise BnnccError(f"--sweep {path}: generate must be {{\"seed\": S, \"count\": N}}")
-        out += generate(int(g.get("seed", 0)), int(g.get("count", 0)))
+        if not isinstance(g, dict) or set(g) - {"seed", "count", "max_width", "max_lanes"} or not all(
+                _is_int(v) and v >= 0 for v in g.values()) or g.get("max_width", 8) < 8 or g.get("max_lanes", 1) < 1:
+            raise BnnccError(f"--sweep {path}: generate must be {{\"seed\": S, \"count\": N[, \"max_width\": W >= 8, "
+                             "\"max_lanes\": L >= 1]}")
+        out += generate(int(g.get("seed", 0)), int(g.get("count", 0)), int(g.get("max_width", 256)),
+                        int(g.get("max_lanes", MAX_LANES)))
     if not out:
         raise BnnccError(f"--sweep {path}: no designs")
     return out
 
 
-def generate(seed: int, count: int) -> list[dict]:
-    """`count` random designs: every family, depth 1-3, widths 8-256, precisions, random foldings."""
+def generate(seed: int, count: int, max_width: int = 256, max_lanes: int = MAX_LANES) -> list[dict]:
+    """`count` random designs: every family, depth 1-3, widths 8-`max_width`, precisions, random foldings of at
+    most `max_lanes` lanes per layer."""
     rng = np.random.default_rng(seed)
     names = [f for f in FAMILIES if f != "finn"]  # FINN topologies are fixed networks, not drawn
     out = []
+    lanes = {} if max_lanes == MAX_LANES else {"max_lanes": max_lanes}
     for i in range(count):
         family = names[i % len(names)]
-        spec = {"family": family, "seed": int(rng.integers(2**31)), "folding": {"random": int(rng.integers(2**31))}}
+        spec = {"family": family, "seed": int(rng.integers(2**31)),
+                "folding": {"random": int(rng.integers(2**31)), **lanes}}
         width = lambda lo=8, hi=256: int(rng.choice([w for w in (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # noqa: E731
-                                                     if lo <= w <= hi]))
+                                                     if min(lo, max_width) <= w <= min(hi, max_width)]))
         depth = int(rng.integers(1, 4))
         if family.endswith("_mlp"):
             sizes = [width(16, 256)] + [width(8, 256) for _ in range(depth)] + [10]
@@ -271,14 +275,16 @@ def generate(seed: int, count: int) -> list[dict]:
 
 
 def held_out(seed: int, count: int, topologies: tuple[str, ...] = ("tfc_1w1a", "tfc_1w2a", "sfc_1w1a",
-                                                                   "lfc_1w1a")) -> list[dict]:
+                                                                   "lfc_1w1a"), max_width: int = 256,
+             max_lanes: int = MAX_LANES) -> list[dict]:
     """The accuracy study's networks: `count` random designs drawn as `generate` draws them (another seed,
     so another set) and FINN's topologies at random foldings."""
     rng = np.random.default_rng(seed + 1)
+    lanes = {} if max_lanes == MAX_LANES else {"max_lanes": max_lanes}
     finn = [check({"family": "finn", "topology": t, "seed": int(rng.integers(2**31)),
-                   "folding": {"random": int(rng.integers(2**31))}, "name": f"finn-{t}"}, f"held-out {t}")
+                   "folding": {"random": int(rng.integers(2**31)), **lanes}, "name": f"finn-{t}"}, f"held-out {t}")
             for t in topologies]
-    return generate(seed, count) + finn
+    return generate(seed, count, max_width, max_lanes) + finn
 
 
 def dataflow_of(spec: dict):
