@@ -53,7 +53,7 @@ def block_samples(store: Store, exclude: set[str] | None = None, progress: bool 
             if (key, name) in groups:
                 groups[key, name]["terms"] = terms
     out = []
-    for g in groups.values():
+    for _, g in sorted(groups.items()):  # (design key, block) order: whatever order the runs wrote them in
         m = g["measured"]
         g["y"] = {"lut": m.get("lut", 0) + m.get("lutram", 0), "ff": m.get("ff", 0), "bram18": m.get("bram18", 0),
                   "dsp": m.get("dsp", 0)}
@@ -255,8 +255,9 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
         if len(timing[family]) >= MIN_SAMPLES:
             families[family]["fmax"] = _fmax_entry(timing[family])
             families[family]["validation"]["cv_mape"]["fmax_mhz"] = families[family]["fmax"]["cv_mape"]
-    return {"format": FORMAT, "version": VERSION, "name": "bnncc-calibrated", "fitted": time.strftime("%Y-%m-%d"),
-            "bnncc_version": bnncc.__version__,
+    latest = max((d["measured_at"] for d in designs), default=0.0)
+    return {"format": FORMAT, "version": VERSION, "name": "bnncc-calibrated",  # no clock: same store, same file
+            "fitted": time.strftime("%Y-%m-%d", time.gmtime(latest)), "bnncc_version": bnncc.__version__,
             "ground_truth": f"{', '.join(sorted(t for t in tools if t))} synthesis of bnncc's RTL (per block, "
                             "hierarchical; LUT = logic + LUTRAM), not Vivado",
             "store": {"file": Path(store.path).name, **store.counts(), "excluded_designs": len(exclude)},

@@ -57,7 +57,8 @@ def path_of(store: str) -> Path:
 
 
 class Store:
-    """An open cost store (a context manager; `Store(path, create=False)` only reads an existing one)."""
+    """An open cost store (a context manager). `Store(path)` opens it to write (creating it if absent);
+    `Store(path, create=False)` opens an existing one to read and changes nothing in the file."""
 
     def __init__(self, store: str, create: bool = True) -> None:
         self.path = path_of(store)
@@ -79,7 +80,8 @@ class Store:
                 self._check()
             else:
                 self._create()
-            self.db.execute("PRAGMA journal_mode=WAL")
+            if create:  # a writer: WAL lets readers go on while it commits; a reader leaves the file as it is
+                self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as e:
             raise BnnccError(f"--store {quote(str(self.path))}: {e}") from None
@@ -150,16 +152,16 @@ class Store:
         return {r[0] for r in self.db.execute("SELECT design_key FROM designs")}
 
     def designs(self, target: str | None = None) -> list[dict]:
-        sql = "SELECT design_key, name, target, part, spec, settings, tools, features, wall_s FROM designs"
+        sql = "SELECT design_key, name, target, part, spec, settings, tools, features, wall_s, measured_at FROM designs"
         args: tuple = ()
         if target:
             sql, args = sql + " WHERE target = ?", (target,)
         out = []
-        for key, name, tgt, part, spec, settings, tools, features, wall in self.db.execute(sql + " ORDER BY rowid",
-                                                                                            args):
+        for key, name, tgt, part, spec, settings, tools, features, wall, at in self.db.execute(
+                sql + " ORDER BY design_key", args):  # key order: the same rows, the same fit
             out.append({"design_key": key, "name": name, "target": tgt, "part": part, "spec": json.loads(spec),
                         "settings": json.loads(settings), "tools": json.loads(tools),
-                        "features": json.loads(features), "wall_s": wall})
+                        "features": json.loads(features), "wall_s": wall, "measured_at": at})
         return out
 
     def rows(self, **where: str) -> list[dict]:

@@ -140,7 +140,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                   "a crossbar ROWSxCOLS (default 128x128); cpu: host; gpu: a GPU of the roofline "
                                   "table (default nvidia-h200)")
     p.add_argument("--sweep", default="small",
-                   help="small (6 tiny designs, CI), default (120 designs), or a sweep file (docs/cost-store.md)")
+                   help="small (6 tiny designs, about a minute: CI), default (those and up to 74 random networks "
+                        "of at most 40k weights: hours of Yosys on 2 cores), or a sweep file (docs/cost-store.md)")
     p.add_argument("--store", default="cost.sqlite", help="the cost store (SQLite path or sqlite:///PATH)")
     p.add_argument("--jobs", type=at_least_one, default=1, help="local worker processes (default 1)")
     p.add_argument("--ray", metavar="auto|ADDRESS", help="measure on a Ray cluster instead (auto: the running one)")
