@@ -81,7 +81,7 @@ def measure(args) -> None:
     from bnncc.calibrate import runner
 
     body = read_heldout()
-    specs = body["designs"] + (body["fixed_fps_designs"] if not args.no_fixed else [])
+    specs = (body["fixed_fps_designs"] if not args.no_fixed else []) + body["designs"]  # the cheap fixed-FPS set first
     if args.limit:
         specs = specs[: args.limit]
     settings = Settings(pnr_seeds=3, flat=True)

@@ -57,7 +57,7 @@ def _local(todo: list[tuple[str, dict]], target: str, part: str, settings: Setti
         return
     import multiprocessing
 
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=os.setpgrp)
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_setup)
     futures = {pool.submit(measure_one, spec, target, part, settings): (key, spec) for key, spec in todo}
     try:
         for done in as_completed(futures):
@@ -68,6 +68,14 @@ def _local(todo: list[tuple[str, dict]], target: str, part: str, settings: Setti
         for child in multiprocessing.active_children():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)  # the worker and the tools it runs (its own group)
+
+
+def _worker_setup() -> None:
+    """A worker leads its own process group (so stopping it stops the tools it runs) and dies on SIGTERM
+    (the forked copy of the driver's handler would make it carry on with the next design)."""
+    os.setpgrp()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal group: the driver decides
 
 
 def _ray(todo: list[tuple[str, dict]], target: str, part: str, settings: Settings,
