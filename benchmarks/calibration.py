@@ -196,7 +196,7 @@ def evaluate(args) -> dict:
         stored = store.designs("fpga")
         keys = {d["name"]: d["design_key"] for d in stored}
         heldout_blocks = {r["block_key"] for r in store.rows(target="fpga", source="yosys")
-                          if r["block_key"] and r["kind"] not in ("fifo", "dwc")}  # weightless: shared by geometry
+                          if r["block_key"] and r["kind"] in ("mvau", "thresh")}  # the others hold no weights
     with Store(args.train_store, create=False) as train:
         train_blocks = {r["block_key"] for r in train.rows(target="fpga", source="yosys") if r["block_key"]}
         samples = fitting.block_samples(train, progress=True)
@@ -254,7 +254,8 @@ def tables(result: dict) -> list[str]:
     fixed = [r for r in result["rows"] if r["fixed_fps"]]
     out = [f"Held-out networks measured: {len(rows)} at random foldings, {len(fixed)} at their cheapest folding for "
            f"{FIXED_FPS:,.0f} FPS; held-out compute blocks (weights, thresholds) found in the training store: "
-           f"{result['leaked_blocks']} (FIFOs and width converters of one geometry are the same hardware everywhere).",
+           f"{result['leaked_blocks']} (FIFOs, width converters, windows and pools hold no weights: one geometry is "
+           "the same hardware everywhere).",
            ""]
     out += ["| metric | estimate | MAPE | sMAPE | within ±10 % | within ±15 % | n |",
             "|---|---|---:|---:|---:|---:|---:|"]
@@ -269,7 +270,8 @@ def tables(result: dict) -> list[str]:
                        f"{e['within_15']:.0%} | {e['n']} |")
     blocks = [b for r in rows + fixed for b in r["block_bram"]]
     exact = np.mean([p == m for p, m in blocks]) if blocks else math.nan
-    out += ["", f"BRAM18 per block: exact for {exact:.1%} of {len(blocks)} blocks (the analytical mapping).", ""]
+    out += ["", f"BRAM18 per block: exact for {exact:.1%} of {len(blocks)} blocks (the calibrated model's memory "
+                "mapping).", ""]
     out += ["| ranking of measured LUT by | Kendall τ [95 % CI] | Spearman ρ [95 % CI] | τ in equal-MACs groups "
             "(pairs) | τ at fixed FPS [95 % CI] |", "|---|---|---|---|---|"]
     truth = [r["truth"]["lut"] for r in rows]

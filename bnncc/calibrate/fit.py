@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 
 import bnncc
+from bnncc.calibrate.measure import flat_terms
 from bnncc.calibrate.store import Store
 from bnncc.cost.calibrated import FORMAT, VERSION, predict
 from bnncc.cost.devices import device
+from bnncc.cost.model import ANALYTICAL, AnalyticalModel
 from bnncc.errors import BnnccError
 
 MIN_SAMPLES = 6  # fewer blocks of a class than this: the class falls back to its kind, then to the analytical model
@@ -49,9 +51,10 @@ def block_samples(store: Store, exclude: set[str] | None = None, progress: bool 
         g["measured"][r["metric"]] = r["value"]
     keys = sorted({k for k, _ in groups})
     for key in tqdm(keys, desc="fit: rebuilding designs", unit="design", disable=not progress):
-        for name, terms in _current_terms(designs[key]).items():
+        for name, (stage, dev) in _stages(designs[key]).items():
             if (key, name) in groups:
-                groups[key, name]["terms"] = terms
+                groups[key, name]["stage"] = (stage, dev)  # to cost it again under another memory rule
+                groups[key, name]["terms"] = flat_terms(stage.block.terms(stage.fold, dev, ANALYTICAL))
     out = []
     for _, g in sorted(groups.items()):  # (design key, block) order: whatever order the runs wrote them in
         m = g["measured"]
@@ -61,17 +64,58 @@ def block_samples(store: Store, exclude: set[str] | None = None, progress: bool 
     return out
 
 
-def _current_terms(design: dict) -> dict[str, dict[str, float]]:
-    """Block name -> the current code's flat terms of a stored design ({} if it cannot be rebuilt here)."""
+def _stages(design: dict) -> dict[str, tuple]:
+    """Block name -> (stage, device) of a stored design rebuilt by the current code ({} if it cannot be)."""
     from bnncc.calibrate import space
-    from bnncc.calibrate.measure import flat_terms
-    from bnncc.cost.model import ANALYTICAL
 
     built = space.rebuild(design)
     if built is None:
         return {}
     dev = device(design["part"])
-    return {s.name: flat_terms(s.block.terms(s.fold, dev, ANALYTICAL)) for s in built.stages + built.fifos}
+    return {s.name: (s, dev) for s in built.stages + built.fifos}
+
+
+LUTRAM_DEPTHS = (64, 128, 256, 512, 1024, 2048)
+BRAM_BITS = (2048, 4096, 8192, 16384, 32768)
+
+
+def memory_rule(samples: list[dict]) -> dict:
+    """The analytical memory mapping's two thresholds (a memory shallower than `lutram_max_depth` or smaller
+    than `bram_min_bits` goes to LUTs) that make the blocks' BRAM18 sums match the synthesizer's most often,
+    over a grid; ties go to the analytical values. Only blocks rebuilt by the current code take part."""
+    rebuilt = [s for s in samples if "stage" in s]
+    best = None
+    for depth in LUTRAM_DEPTHS:
+        for bits in BRAM_BITS:
+            model = AnalyticalModel(coefficients={**ANALYTICAL.coefficients, "lutram_max_depth": depth,
+                                                  "bram_min_bits": bits})
+            exact = sum(_bram(s, model) == s["y"]["bram18"] for s in rebuilt)
+            default = depth == ANALYTICAL.coefficients["lutram_max_depth"] and bits == ANALYTICAL.coefficients[
+                "bram_min_bits"]
+            if best is None or (exact, default) > best[:2]:
+                best = (exact, default, depth, bits)
+    exact, _, depth, bits = best or (0, True, ANALYTICAL.coefficients["lutram_max_depth"],
+                                     ANALYTICAL.coefficients["bram_min_bits"])
+    return {"lutram_max_depth": depth, "bram_min_bits": bits,
+            "bram18_exact_share": round(exact / len(rebuilt), 4) if rebuilt else None}
+
+
+def _bram(sample: dict, model) -> float:
+    stage, dev = sample["stage"]
+    return float(sum(np.asarray(v) for v in stage.block.terms(stage.fold, dev, model).get("bram18", {}).values()))
+
+
+def _recost(samples: list[dict], rule: dict) -> list[dict]:
+    """The samples' terms under a memory rule (a block's LUTRAM term grows when a memory leaves block RAM)."""
+    model = AnalyticalModel(coefficients={**ANALYTICAL.coefficients, **{k: rule[k] for k in
+                                                                         ("lutram_max_depth", "bram_min_bits")}})
+    out = []
+    for s in samples:
+        if "stage" in s:
+            stage, dev = s["stage"]
+            s = {**s, "terms": flat_terms(stage.block.terms(stage.fold, dev, model))}
+        out.append(s)
+    return out
 
 
 def _terms(sample: dict) -> dict[str, dict[str, float]]:
@@ -115,6 +159,28 @@ def _correction(pred: np.ndarray, y: np.ndarray) -> dict | None:
     return {"log_pred": [round(float(v), 6) for v in knots], "ratio": [round(float(v), 6) for v in iso.predict(knots)]}
 
 
+def _trees(samples: list[dict], lin: np.ndarray, y: np.ndarray, names: list[str]) -> dict:
+    """Boosted trees (scikit-learn) for log(measured / linear) on the log terms and the log linear prediction,
+    as plain arrays for the model file."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    x = np.array([[np.log1p(max(float(s["terms"].get(n, 0.0)), 0.0)) for n in names] for s in samples])
+    x = np.c_[x, np.log1p(lin)]
+    gb = GradientBoostingRegressor(n_estimators=TREES, max_depth=TREE_DEPTH, learning_rate=0.1, subsample=0.8,
+                                   random_state=0).fit(x, np.log(np.maximum(y, 1.0) / np.maximum(lin, 1.0)))
+    trees = []
+    for est in gb.estimators_[:, 0]:
+        t = est.tree_
+        trees.append({"left": t.children_left.tolist(), "right": t.children_right.tolist(),
+                      "feature": t.feature.tolist(), "threshold": [round(float(v), 6) for v in t.threshold],
+                      "value": [round(float(v), 6) for v in t.value[:, 0, 0]], "depth": int(t.max_depth)})
+    return {"features": names, "init": round(float(gb.init_.constant_[0, 0]), 6), "learning_rate": 0.1,
+            "trees": trees}
+
+
+TREES, TREE_DEPTH = 60, 3
+
+
 def mape(pred, y) -> float:
     pred, y = np.asarray(pred, float), np.asarray(y, float)
     return float(np.mean(np.abs(pred - y) / np.maximum(y, 1.0)) * 100)
@@ -130,26 +196,34 @@ def _entry(samples: list[dict], resource: str) -> dict:
     y = np.array([s["y"][resource] for s in samples], dtype=np.float64)
     groups = [s["design_key"] for s in samples]
     folds = min(5, len(set(groups)))
-    oof_lin, oof_cor = np.zeros_like(y), np.zeros_like(y)
+    tree_names = sorted({k for s in samples for k, v in s["terms"].items() if v})
+    oof = {k: np.zeros_like(y) for k in ("linear", "isotonic", "trees")}
     if folds >= 2:
         for train, test in GroupKFold(folds).split(x, y, groups):
-            coef = _linear(x[train], y[train])
-            lin = {"features": names, "coef": list(coef)}
-            oof_lin[test] = [predict(lin, _terms(samples[i])) for i in test]
-            corr = _correction(np.array([predict(lin, _terms(samples[i])) for i in train]), y[train])
-            oof_cor[test] = [predict({**lin, "correction": corr}, _terms(samples[i])) for i in test]
+            lin = {"features": names, "coef": list(_linear(x[train], y[train]))}
+            fitted = np.array([predict(lin, _terms(samples[i])) for i in train])
+            oof["linear"][test] = [predict(lin, _terms(samples[i])) for i in test]
+            iso = {**lin, "correction": _correction(fitted, y[train])}
+            oof["isotonic"][test] = [predict(iso, _terms(samples[i])) for i in test]
+            boosted = {**lin, "trees": _trees([samples[i] for i in train], fitted, y[train], tree_names)}
+            oof["trees"][test] = [predict(boosted, _terms(samples[i])) for i in test]
     coef = _linear(x, y)
     entry = {"features": names, "coef": [round(float(c), 6) for c in coef], "n": len(samples),
              "designs": len(set(groups)), "cv_folds": folds}
     if folds >= 2:
-        entry["cv_mape_linear"] = round(mape(np.ceil(oof_lin), y), 2)
-        entry["cv_mape_corrected"] = round(mape(np.ceil(oof_cor), y), 2)
-        if entry["cv_mape_corrected"] < entry["cv_mape_linear"] - CORRECTION_GAIN:
-            lin = {"features": names, "coef": entry["coef"]}
-            entry["correction"] = _correction(np.array([predict(lin, _terms(s)) for s in samples]), y)
-        entry["cv_mape"] = entry["cv_mape_corrected"] if "correction" in entry else entry["cv_mape_linear"]
-        entry["oof"] = dict(zip([(s["design_key"], s["block"]) for s in samples],
-                                np.ceil(oof_cor if "correction" in entry else oof_lin), strict=True))
+        cv = {k: round(mape(np.ceil(v), y), 2) for k, v in oof.items()}
+        entry["cv_mape_by_form"] = cv
+        # a correction is kept only where it wins by CORRECTION_GAIN points over the plain linear model
+        form = min(("isotonic", "trees"), key=lambda k: cv[k])
+        form = form if cv[form] < cv["linear"] - CORRECTION_GAIN else "linear"
+        lin = {"features": names, "coef": entry["coef"]}
+        fitted = np.array([predict(lin, _terms(s)) for s in samples])
+        if form == "isotonic":
+            entry["correction"] = _correction(fitted, y)
+        elif form == "trees":
+            entry["trees"] = _trees(samples, fitted, y, tree_names)
+        entry["form"], entry["cv_mape"] = form, cv[form]
+        entry["oof"] = dict(zip([(s["design_key"], s["block"]) for s in samples], np.ceil(oof[form]), strict=True))
     return entry
 
 
@@ -221,6 +295,8 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
         timing[s["family"]].append(s)
     families = {}
     for family, fam_samples in sorted(by_family.items()):
+        rule = memory_rule(fam_samples)
+        fam_samples = _recost(fam_samples, rule)
         classes: dict[str, list[dict]] = defaultdict(list)
         for s in fam_samples:
             classes[s["cost_class"]].append(s)
@@ -245,7 +321,7 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
             for entry in resources.values():
                 entry.pop("oof", None)
         families[family] = {
-            "vendor": "lattice" if family == "ecp5" else "xilinx", "classes": fitted,
+            "vendor": "lattice" if family == "ecp5" else "xilinx", "classes": fitted, "memory": rule,
             "validation": {
                 "blocks": len(fam_samples), "designs": len({s["design_key"] for s in fam_samples}),
                 "cv_mape": {f"{c}.{r}": e["cv_mape"] for c, res in fitted.items() for r, e in res.items()
@@ -273,7 +349,8 @@ def save(model: dict, path: str) -> None:
         raise BnnccError(f"--fit {path}: the folder {dest.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".bnncc-model-", dir=dest.parent)
     with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(model, indent=1, sort_keys=True) + "\n")
+        f.write(json.dumps(model, sort_keys=True, separators=(",", ":")) + "\n")  # compact: the trees are most of it
+    os.chmod(tmp, 0o644)
     os.replace(tmp, dest)
 
 

@@ -43,7 +43,8 @@ def feature_values(names: list[str], terms: dict[str, dict[str, Any]]):
 
 
 def predict(entry: dict, terms: dict[str, dict[str, Any]]):
-    """One fitted resource model applied to a block's terms."""
+    """One fitted resource model applied to a block's terms: the linear model, then its correction if it has
+    one (an isotonic factor on the log of the prediction, or boosted trees on the log terms)."""
     value = 0.0
     for coef, x in zip(entry["coef"], feature_values(entry["features"], terms), strict=True):
         value = value + coef * np.asarray(x, dtype=np.float64)
@@ -51,7 +52,31 @@ def predict(entry: dict, terms: dict[str, dict[str, Any]]):
     corr = entry.get("correction")
     if corr:
         value = value * np.interp(np.log(np.maximum(value, 1.0)), corr["log_pred"], corr["ratio"])
+    trees = entry.get("trees")
+    if trees:
+        x = [np.log1p(np.maximum(np.asarray(v, dtype=np.float64), 0.0)) for v in feature_values(trees["features"],
+                                                                                            terms)]
+        x.append(np.log1p(value))
+        value = value * np.exp(boosted(trees, np.broadcast_arrays(*x)))
     return value
+
+
+def boosted(trees: dict, x: list[np.ndarray]) -> np.ndarray:
+    """A gradient-boosted ensemble's output for feature arrays `x` (each tree: parallel node arrays as
+    scikit-learn keeps them; a leaf has left = -1)."""
+    columns = np.stack([np.ravel(v) for v in x], axis=1)
+    out = np.full(len(columns), float(trees["init"]))
+    rows = np.arange(len(columns))
+    for t in trees["trees"]:
+        left, right = np.asarray(t["left"]), np.asarray(t["right"])
+        feature, threshold, value = np.asarray(t["feature"]), np.asarray(t["threshold"]), np.asarray(t["value"])
+        node = np.zeros(len(columns), dtype=np.int64)
+        for _ in range(int(t["depth"])):
+            inner = left[node] >= 0
+            go_left = columns[rows, np.maximum(feature[node], 0)] <= threshold[node]
+            node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+        out += trees["learning_rate"] * value[node]
+    return out.reshape(np.shape(x[0]))
 
 
 @dataclass
@@ -101,6 +126,16 @@ class CalibratedModel(AnalyticalModel):
             if resource in classes.get(name, {}):
                 return classes[name][resource]
         return None
+
+    def memory(self, depth, width, style: str, device: Device) -> dict[str, Any]:
+        """The analytical mapping with the family's fitted thresholds (where the synthesizer puts a memory)."""
+        fam = self.family(device)
+        rule = (fam or {}).get("memory") or {}
+        if not rule:
+            return AnalyticalModel.memory(self, depth, width, style, device)
+        fitted = AnalyticalModel(coefficients={**self.coefficients, "lutram_max_depth": rule["lutram_max_depth"],
+                                               "bram_min_bits": rule["bram_min_bits"]})
+        return fitted.memory(depth, width, style, device)
 
     def block_cost(self, kind: str, terms: dict[str, dict[str, Any]], device: Device) -> dict[str, Any]:
         cost = AnalyticalModel.block_cost(self, kind, terms, device)
