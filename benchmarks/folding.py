@@ -60,7 +60,13 @@ def main() -> int:
     ap.add_argument("--scalar", type=int, default=200, help="foldings estimated one at a time (default 200)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--cost-model", help="a calibrated model file (default: the analytical model)")
     args = ap.parse_args()
+    model = ANALYTICAL
+    if args.cost_model:
+        from bnncc.cost.calibrated import CalibratedModel
+
+        model = CalibratedModel.load(args.cost_model)
 
     from bnncc.frontend import load
 
@@ -72,9 +78,9 @@ def main() -> int:
 
     # the two paths agree
     got = estimate_batch(df, {k: {kk: vv[: args.scalar] for kk, vv in v.items()} for k, v in batch.items()}, dev,
-                         ANALYTICAL)
+                         model)
     for i in range(args.scalar):
-        est = estimate(realize(df, one(batch, i), fifo_depths="minimal"), dev, ANALYTICAL, 10.0)
+        est = estimate(realize(df, one(batch, i), fifo_depths="minimal"), dev, model, 10.0)
         for key in ("lut", "ff", "bram18", "dsp", "cycles_per_image"):
             assert int(got[key][i]) == est[key], (i, key, int(got[key][i]), est[key])
 
@@ -82,15 +88,15 @@ def main() -> int:
     batched, scalar = [], []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        estimate_batch(df, batch, dev, ANALYTICAL)
+        estimate_batch(df, batch, dev, model)
         batched.append(args.foldings / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         for i in range(args.scalar):
-            estimate(realize(df, one(batch, i), fifo_depths="minimal"), dev, ANALYTICAL, 10.0)
+            estimate(realize(df, one(batch, i), fifo_depths="minimal"), dev, model, 10.0)
         scalar.append(args.scalar / (time.perf_counter() - t0))
     result = {
         "date": datetime.date.today().isoformat(), "model": "fixtures.cnv (FINN CNV topology, binary)",
-        "part": PART, "cost_model": ANALYTICAL.name, "blocks": len(df.blocks),
+        "part": PART, "cost_model": model.name, "blocks": len(df.blocks),
         "batched_foldings_per_s": round(statistics.median(batched)), "batch": args.foldings,
         "one_at_a_time_foldings_per_s": round(statistics.median(scalar)), "checked_equal": args.scalar,
         "ratio_batched_over_one_at_a_time": round(statistics.median(batched) / statistics.median(scalar), 1),

@@ -4,10 +4,11 @@
 Per device family and per cost class (a block kind, or an MVAU's weight kind) and resource it holds a
 linear model over the block's cost terms (`const` is 1, `lut.lanes` the block's `lanes` LUT term, ...) and,
 where cross-validation on the training designs said it helps, a correction: a piecewise-linear factor on
-the log of the linear prediction (fitted by isotonic regression). BRAM18 and DSP stay the analytical sums
-(the structure decides them; the fit reports how often they were exact). A family, class or resource the
-file has nothing for falls back to the analytical model, and `describe()` says so. Everything is numpy,
-so thousands of foldings are costed per call.
+the log of the linear prediction (isotonic regression) or boosted trees on the log terms. Per family a
+fitted memory rule decides LUTRAM or block RAM, and the ECP5 family an Fmax model over the design's
+timing features. BRAM18 and DSP stay sums over the terms. A family, class or resource the file has nothing
+for falls back to the analytical model, and `describe()` says so. Everything is numpy, so thousands of
+foldings are costed per call.
 """
 
 from __future__ import annotations
@@ -63,20 +64,30 @@ def predict(entry: dict, terms: dict[str, dict[str, Any]]):
 
 def boosted(trees: dict, x: list[np.ndarray]) -> np.ndarray:
     """A gradient-boosted ensemble's output for feature arrays `x` (each tree: parallel node arrays as
-    scikit-learn keeps them; a leaf has left = -1)."""
-    columns = np.stack([np.ravel(v) for v in x], axis=1)
-    out = np.full(len(columns), float(trees["init"]))
-    rows = np.arange(len(columns))
-    for t in trees["trees"]:
-        left, right = np.asarray(t["left"]), np.asarray(t["right"])
-        feature, threshold, value = np.asarray(t["feature"]), np.asarray(t["threshold"]), np.asarray(t["value"])
-        node = np.zeros(len(columns), dtype=np.int64)
-        for _ in range(int(t["depth"])):
-            inner = left[node] >= 0
-            go_left = columns[rows, np.maximum(feature[node], 0)] <= threshold[node]
-            node = np.where(inner, np.where(go_left, left[node], right[node]), node)
-        out += trees["learning_rate"] * value[node]
+    scikit-learn keeps them, a leaf has left = -1), all trees and all inputs at once."""
+    left, right, feature, threshold, value = _stacked(trees)
+    columns = np.stack([np.ravel(v) for v in x], axis=1)  # [inputs, features]
+    rows, tree = np.arange(len(columns))[:, None], np.arange(len(left))[None, :]
+    node = np.zeros((len(columns), len(left)), dtype=np.int64)  # every input's node in every tree
+    for _ in range(int(trees.get("max_depth", max(t["depth"] for t in trees["trees"])))):
+        inner = left[tree, node] >= 0
+        go_left = columns[rows, np.maximum(feature[tree, node], 0)] <= threshold[tree, node]
+        node = np.where(inner, np.where(go_left, left[tree, node], right[tree, node]), node)
+    out = float(trees["init"]) + trees["learning_rate"] * value[tree, node].sum(axis=1)
     return out.reshape(np.shape(x[0]))
+
+
+def _stacked(trees: dict) -> tuple[np.ndarray, ...]:
+    """The trees' node arrays padded into [trees, nodes] matrices, made once per model entry."""
+    if "_stacked" not in trees:
+        width = max(len(t["left"]) for t in trees["trees"])
+
+        def pad(key: str, fill, dtype):
+            return np.array([list(t[key]) + [fill] * (width - len(t[key])) for t in trees["trees"]], dtype=dtype)
+
+        trees["_stacked"] = (pad("left", -1, np.int64), pad("right", -1, np.int64), pad("feature", 0, np.int64),
+                             pad("threshold", 0.0, np.float64), pad("value", 0.0, np.float64))
+    return trees["_stacked"]
 
 
 @dataclass
