@@ -84,7 +84,11 @@ def measure(args) -> None:
     specs = (body["fixed_fps_designs"] if not args.no_fixed else []) + body["designs"]  # the cheap fixed-FPS set first
     if args.limit:
         specs = specs[: args.limit]
-    settings = Settings(pnr_seeds=3, flat=True)
+    if Path(args.heldout_store).is_file():  # measured already, under any settings (a change of simulator)
+        with Store(args.heldout_store, create=False) as store:
+            done = {d["name"] for d in store.designs()}
+        specs = [s for s in specs if space.label(s) not in done]
+    settings = Settings(pnr_seeds=3, flat=True, simulator=args.simulator)
     s = runner.run(specs, "fpga", args.part, args.heldout_store, settings, jobs=args.jobs,
                    command="benchmarks/calibration.py --measure")
     print(json.dumps(s.to_json()))
@@ -178,12 +182,26 @@ def grouped_tau(macs, score, truth, tol: float = 0.10) -> tuple[float, int]:
     pairs = 0
     for i in range(len(macs)):
         for j in range(i + 1, len(macs)):
-            if abs(macs[i] - macs[j]) <= tol * max(macs[i], macs[j]):
+            same = score[i] == score[j] and truth[i] == truth[j]  # a bootstrap's copy of one network
+            if not same and abs(macs[i] - macs[j]) <= tol * max(macs[i], macs[j]):
                 s, t = np.sign(score[i] - score[j]), np.sign(truth[i] - truth[j])
                 pairs += 1
                 concordant += s * t > 0
                 discordant += s * t < 0
     return ((concordant - discordant) / pairs if pairs else math.nan), pairs
+
+
+def grouped_interval(macs, score, truth, n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval of grouped_tau, resampling networks."""
+    macs, score, truth = (np.asarray(v, float) for v in (macs, score, truth))
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n):
+        i = rng.integers(0, len(macs), len(macs))
+        t, pairs = grouped_tau(macs[i], score[i], truth[i])
+        if pairs:
+            stats.append(t)
+    return tuple(float(v) for v in np.percentile(stats, [2.5, 97.5])) if stats else (math.nan, math.nan)
 
 
 def evaluate(args) -> dict:
@@ -272,8 +290,8 @@ def tables(result: dict) -> list[str]:
     exact = np.mean([p == m for p, m in blocks]) if blocks else math.nan
     out += ["", f"BRAM18 per block: exact for {exact:.1%} of {len(blocks)} blocks (the calibrated model's memory "
                 "mapping).", ""]
-    out += ["| ranking of measured LUT by | Kendall τ [95 % CI] | Spearman ρ [95 % CI] | τ in equal-MACs groups "
-            "(pairs) | τ at fixed FPS [95 % CI] |", "|---|---|---|---|---|"]
+    out += ["| ranking of measured LUT by | Kendall τ [95 % CI] | Spearman ρ [95 % CI] | τ in equal-MACs (±10 %) "
+            "groups [95 % CI] (pairs) | τ at fixed FPS [95 % CI] |", "|---|---|---|---|---|"]
     truth = [r["truth"]["lut"] for r in rows]
     macs = [r["proxies"]["macs"] for r in rows]
     for name in ("calibrated", "analytical", *PROXIES):
@@ -281,6 +299,7 @@ def tables(result: dict) -> list[str]:
         tau = bootstrap(_tau, score, truth)
         rho = bootstrap(_rho, score, truth)
         g, pairs = grouped_tau(macs, score, truth)
+        g_lo, g_hi = grouped_interval(macs, score, truth)
         if fixed:
             fscore = [r[name]["lut"] if name in ("calibrated", "analytical") else r["proxies"][name] for r in fixed]
             ft = bootstrap(_tau, fscore, [r["truth"]["lut"] for r in fixed])
@@ -288,7 +307,7 @@ def tables(result: dict) -> list[str]:
         else:
             fcell = "-"
         out.append(f"| {name} | {tau[0]:.3f} [{tau[1]:.3f}, {tau[2]:.3f}] | {rho[0]:.3f} [{rho[1]:.3f}, {rho[2]:.3f}] "
-                   f"| {g:.3f} ({pairs}) | {fcell} |")
+                   f"| {g:.3f} [{g_lo:.3f}, {g_hi:.3f}] ({pairs}) | {fcell} |")
     fmax = [r for r in result.get("fmax", []) if r["predicted"] is not None]
     if fmax:
         e = errors([r["predicted"] for r in fmax], [r["measured"] for r in fmax])
@@ -308,8 +327,10 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="measure only the first N held-out designs")
     ap.add_argument("--no-fixed", action="store_true", help="skip the fixed-FPS set")
+    ap.add_argument("--simulator", default="icarus", choices=("icarus", "verilator"),
+                    help="RTL simulator for the latency (Icarus starts faster, Verilator runs CNNs far faster)")
     ap.add_argument("--cost-model", default=str(ROOT / "bnncc" / "cost" / "calibrated.json"))
-    ap.add_argument("--train-store", default=str(ROOT / "bnncc" / "cost" / "calibration.sqlite"))
+    ap.add_argument("--train-store", default=str(DATA / "cost-train.sqlite"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "calibration.json"))
     ap.add_argument("--heldout-store", help="default benchmarks/data/heldout-PART.sqlite")
     ap.add_argument("--ecp5-part", default="LFE5U-85F-8BG381C", help="the ECP5 held-out store's part (Fmax)")
