@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from artefacts import HASHES, case_names, diff, run_case
+from artefacts import HASHES, ROOT, case_names, diff, run_case
 
 WANT = json.loads(HASHES.read_text())
 
@@ -22,3 +22,7 @@ def test_fixture_covers_every_case():
 def test_artefacts_are_byte_identical(name, tmp_path):
     lines = diff(WANT[name], run_case(name, tmp_path))
     assert not lines, f"{name}: generated files differ from the fixture:\n" + "\n".join(lines)
+    # A path of this checkout or of the scratch folder in an artefact would make it differ on another machine.
+    leaks = [p.name for p in (tmp_path / name / "out").rglob("*") if p.is_file()
+             and any(where.encode() in p.read_bytes() for where in (str(ROOT), str(tmp_path)))]
+    assert not leaks, f"{name}: machine paths in {leaks}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,4 +185,7 @@ SHIPPED = Path(__file__).resolve().parent / "calibrated.json"
 @functools.cache
 def default_model():
     """The shipped calibrated model (bnncc/cost/calibrated.json), or the analytical one if it is absent."""
-    return CalibratedModel.load(SHIPPED) if SHIPPED.is_file() else ANALYTICAL
+    if not SHIPPED.is_file():
+        return ANALYTICAL
+    # Named by its place in the package, not the install path, so report.json reads the same on every machine.
+    return replace(CalibratedModel.load(SHIPPED), path="bnncc/cost/calibrated.json (shipped)")
