@@ -50,6 +50,13 @@ PART = "xc7z020clg400-1"
 FIXED_FPS = 20_000.0
 FIXED_COUNT = 20  # MLPs of the held-out set, re-folded for FIXED_FPS
 PROXIES = ("macs", "bops", "flops", "weight_bits")
+# A second held-out set, drawn after the model was fitted, for the equal-MACs comparison: groups of four MLPs,
+# one per weight kind (binary, int, pow2, ShiftAdd), whose MACs lie within ±5 % of the group's target, each at
+# a random folding, so within a group a proxy can only win on precision and never on size.
+EQUAL_MACS = DATA / "heldout-equal-macs.json"
+EQUAL_MACS_SEED = 4247
+EQUAL_MACS_TARGETS = (600, 900, 1300, 1900, 2800, 4000, 5800, 8400)
+MLP_FAMILIES = ("binary_mlp", "int_mlp", "pow2_mlp", "shiftadd_mlp")
 
 
 def write_heldout() -> None:
@@ -65,11 +72,42 @@ def write_heldout() -> None:
     print(f"wrote {HELDOUT}: {len(designs)} networks + {len(fixed)} at {FIXED_FPS:g} FPS, hash {body['sha256']}")
 
 
-def read_heldout() -> dict:
-    body = json.loads(HELDOUT.read_text())
+def mlp_macs(sizes: list[int]) -> int:
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+def write_equal_macs() -> None:
+    pool = [d for d in space.generate(EQUAL_MACS_SEED, 4000, HELDOUT_MAX_WIDTH, HELDOUT_MAX_LANES)
+            if d["family"] in MLP_FAMILIES]
+    rng = np.random.default_rng(EQUAL_MACS_SEED)
+    groups, designs = [], []
+    for target in EQUAL_MACS_TARGETS:
+        group = []
+        for family in MLP_FAMILIES:
+            near = [d for d in pool if d["family"] == family and abs(mlp_macs(d["sizes"]) - target) <= 0.05 * target]
+            if near:
+                group.append(near[int(rng.integers(len(near)))])
+        if len(group) == len(MLP_FAMILIES):
+            groups.append({"target_macs": target, "names": [space.label(d) for d in group]})
+            designs += group
+    body = {"seed": EQUAL_MACS_SEED, "targets": list(EQUAL_MACS_TARGETS), "groups": groups, "designs": designs}
+    body["sha256"] = space.spec_hash(body)
+    EQUAL_MACS.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {EQUAL_MACS}: {len(groups)} groups of {len(MLP_FAMILIES)}, hash {body['sha256']}")
+
+
+def _read_hashed(path: Path) -> dict:
+    body = json.loads(path.read_text())
     digest = body.pop("sha256")
     if space.spec_hash(body) != digest:
-        raise SystemExit(f"{HELDOUT}: hash mismatch (the held-out set was edited after it was committed)")
+        raise SystemExit(f"{path}: hash mismatch (the held-out set was edited after it was committed)")
+    return body
+
+
+def read_heldout() -> dict:
+    """The held-out set, with the equal-MACs set's designs (once written) under "equal_macs_designs"."""
+    body = _read_hashed(HELDOUT)
+    body["equal_macs_designs"] = _read_hashed(EQUAL_MACS)["designs"] if EQUAL_MACS.is_file() else []
     return body
 
 
@@ -81,7 +119,8 @@ def measure(args) -> None:
     from bnncc.calibrate import runner
 
     body = read_heldout()
-    specs = (body["fixed_fps_designs"] if not args.no_fixed else []) + body["designs"]  # the cheap fixed-FPS set first
+    # the cheap sets first: fixed-FPS MLPs, equal-MACs MLPs, then the random networks (CNNs among them)
+    specs = (body["fixed_fps_designs"] if not args.no_fixed else []) + body["equal_macs_designs"] + body["designs"]
     if args.limit:
         specs = specs[: args.limit]
     if Path(args.heldout_store).is_file():  # measured already, under any settings (a change of simulator)
@@ -223,7 +262,7 @@ def evaluate(args) -> dict:
     leak = len(heldout_blocks & train_blocks)
     models = {"analytical": ANALYTICAL, "calibrated": calibrated}
     rows = []
-    for spec in body["designs"] + body["fixed_fps_designs"]:
+    for spec in body["designs"] + body["equal_macs_designs"] + body["fixed_fps_designs"]:
         key = keys.get(space.label(spec))
         if key is None or "truth_lut" not in truth.get(key, {}):
             continue
@@ -321,6 +360,7 @@ def tables(result: dict) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write-heldout", action="store_true")
+    ap.add_argument("--write-equal-macs", action="store_true", help="write the equal-MACs held-out set (once)")
     ap.add_argument("--measure", action="store_true")
     ap.add_argument("--evaluate", action="store_true")
     ap.add_argument("--part", default=PART)
@@ -338,6 +378,8 @@ def main() -> int:
     args.heldout_store = args.heldout_store or str(store_path(args.part))
     if args.write_heldout:
         write_heldout()
+    if args.write_equal_macs:
+        write_equal_macs()
     if args.measure:
         measure(args)
     if args.evaluate:
