@@ -73,7 +73,7 @@ def write_heldout() -> None:
 
 
 def mlp_macs(sizes: list[int]) -> int:
-    return sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
 
 
 def write_equal_macs() -> None:

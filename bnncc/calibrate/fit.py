@@ -272,6 +272,26 @@ def _exact_share(samples: list[dict], resource: str) -> float:
     return round(float(np.mean(got)), 4) if got else float("nan")
 
 
+def proxy_ratios(samples: list[dict], features: dict[str, dict]) -> dict[str, dict]:
+    """Per weight kind: LUTs per MAC and per BOP, the ratio of their sums over the designs (all blocks'
+    synthesized LUTs). A MACs- or BOPs-based selection assumes cost grows by this ratio; the search's
+    Deepbit comparison turns a LUT budget into a MAC (BOP) budget with it."""
+    lut: dict[str, float] = defaultdict(float)
+    for s in samples:
+        lut[s["design_key"]] += s["y"]["lut"]
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0])
+    for key, total in lut.items():
+        f = features.get(key, {})
+        if f.get("macs") and f.get("weight"):
+            acc = sums[f["weight"]]
+            acc[0] += total
+            acc[1] += f["macs"]
+            acc[2] += f["bops"]
+            acc[3] += 1
+    return {w: {"lut_per_mac": round(t / m, 6), "lut_per_bop": round(t / b, 6), "designs": n}
+            for w, (t, m, b, n) in sorted(sums.items())}
+
+
 def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None = None,
         samples: list[dict] | None = None, progress: bool = False) -> dict:
     """The cost-model file's contents, fitted on the store's fpga designs (less `exclude`, and less the
@@ -328,6 +348,7 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
                             if "cv_mape" in e},
                 "bram18_exact_share": _exact_share(fam_samples, "bram18"),
                 "dsp_exact_share": _exact_share(fam_samples, "dsp")}}
+        families[family]["proxies"] = proxy_ratios(fam_samples, {d["design_key"]: d["features"] for d in designs})
         if len(timing[family]) >= MIN_SAMPLES:
             families[family]["fmax"] = _fmax_entry(timing[family])
             families[family]["validation"]["cv_mape"]["fmax_mhz"] = families[family]["fmax"]["cv_mape"]

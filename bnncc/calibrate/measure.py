@@ -172,22 +172,26 @@ def flat_terms(terms: dict[str, dict]) -> dict[str, float]:
     return {f"{r}.{t}": float(np.asarray(v)) for r, group in terms.items() for t, v in group.items()}
 
 
-def network_features(graph, spec: dict) -> dict:
-    """The proxies the accuracy study ranks against: MACs, BOPs (MACs x weight bits x activation bits),
-    FLOPs as Bi-Real Net counts them (BOPs / 64 + the float ops of the host tail), weight bits, and the
-    design's family, depth and widths."""
-    macs = bops = weight_bits = 0
+def graph_proxies(graph) -> dict:
+    """The size proxies a hardware estimate is compared with: MACs, BOPs (MACs x weight bits x activation
+    bits), FLOPs as Bi-Real Net counts them (BOPs / 64 + the float ops of the host tail), weight bits, and
+    the number of layers with MACs."""
+    macs = bops = weight_bits = layers = 0
     for n in graph.nodes:
         d = n.op.describe(graph.types[n.inputs[0]], graph.types[n.outputs[0]])
         m = d.get("macs", 0)
+        layers += "macs" in d
         macs += m
         bops += m * d.get("weight_bits", 0) * d.get("in_bits", 0)
         weight_bits += d.get("weight_mem_bits", 0)
     host_flops = sum(int(np.prod(graph.types[n.outputs[0]].shape)) for n in graph.nodes if n.host)
-    return {"family": spec["family"], "weight": space.FAMILIES[spec["family"]].weight,
-            "layers": sum(1 for n in graph.nodes if "macs" in n.op.describe(graph.types[n.inputs[0]],
-                                                                              graph.types[n.outputs[0]])),
-            "macs": int(macs), "bops": int(bops), "flops": bops / 64 + host_flops, "weight_bits": int(weight_bits)}
+    return {"layers": layers, "macs": int(macs), "bops": int(bops), "flops": bops / 64 + host_flops,
+            "weight_bits": int(weight_bits)}
+
+
+def network_features(graph, spec: dict) -> dict:
+    """The design's family and weight kind, and its size proxies (graph_proxies)."""
+    return {"family": spec["family"], "weight": space.FAMILIES[spec["family"]].weight, **graph_proxies(graph)}
 
 
 def measure(spec: dict, target: str, part: str, settings: Settings) -> Result:

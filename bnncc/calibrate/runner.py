@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -49,21 +49,30 @@ def measure_one(spec: dict, target: str, part: str, settings: Settings) -> Resul
         return "failed", f"{space.label(spec)}: {type(e).__name__}: {printable(str(e))[:400]}"
 
 
-def _local(todo: list[tuple[str, dict]], target: str, part: str, settings: Settings,
-           jobs: int) -> Iterator[tuple[str, dict, Result | tuple[str, str]]]:
-    if jobs == 1:
-        for key, spec in todo:
-            yield key, spec, measure_one(spec, target, part, settings)
-        return
+def map_tasks(fn: Callable, calls: list[tuple], *, jobs: int = 1, ray: str | None = None, num_cpus: int = 1,
+              start: str = "fork") -> Iterator[tuple[int, object]]:
+    """(index, fn(*calls[index])) as each finishes: in this process (jobs 1), a local process pool started by
+    `start` ("spawn" where the driver has run torch, whose thread pools do not survive a fork), or as Ray
+    tasks asking for `num_cpus` each on the cluster at `ray`. `fn` should return its failures, not raise
+    them. Stopping the iteration stops the workers and the tools they run."""
+    if ray:
+        yield from _ray(fn, calls, ray, num_cpus)
+    elif jobs == 1:
+        for i, call in enumerate(calls):
+            yield i, fn(*call)
+    else:
+        yield from _local(fn, calls, jobs, start)
+
+
+def _local(fn: Callable, calls: list[tuple], jobs: int, start: str) -> Iterator[tuple[int, object]]:
     import multiprocessing
 
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_setup)
-    futures = {pool.submit(measure_one, spec, target, part, settings): (key, spec) for key, spec in todo}
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(start), initializer=_worker_setup)
+    futures = {pool.submit(fn, *call): i for i, call in enumerate(calls)}
     try:
         for done in as_completed(futures):
-            key, spec = futures[done]
-            yield key, spec, done.result()
-    finally:  # interrupted or done: stop at once, whatever a worker is synthesizing (it is not stored)
+            yield futures[done], done.result()
+    finally:  # interrupted or done: stop at once, whatever a worker is running (its result is not stored)
         pool.shutdown(wait=False, cancel_futures=True)
         for child in multiprocessing.active_children():
             with contextlib.suppress(ProcessLookupError):
@@ -72,14 +81,13 @@ def _local(todo: list[tuple[str, dict]], target: str, part: str, settings: Setti
 
 def _worker_setup() -> None:
     """A worker leads its own process group (so stopping it stops the tools it runs) and dies on SIGTERM
-    (the forked copy of the driver's handler would make it carry on with the next design)."""
+    (the forked copy of the driver's handler would make it carry on with the next task)."""
     os.setpgrp()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal group: the driver decides
 
 
-def _ray(todo: list[tuple[str, dict]], target: str, part: str, settings: Settings,
-         address: str) -> Iterator[tuple[str, dict, Result | tuple[str, str]]]:
+def _ray(fn: Callable, calls: list[tuple], address: str, num_cpus: int) -> Iterator[tuple[int, object]]:
     try:
         import ray
     except ImportError:
@@ -89,12 +97,16 @@ def _ray(todo: list[tuple[str, dict]], target: str, part: str, settings: Setting
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         except ConnectionError as e:
             raise BnnccError(f"--ray {address}: no Ray cluster there ({printable(str(e))[:200]})") from None
-    remote = ray.remote(measure_one)
-    pending = {remote.remote(spec, target, part, settings): (key, spec) for key, spec in todo}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        key, spec = pending.pop(done[0])
-        yield key, spec, ray.get(done[0])
+    remote = ray.remote(num_cpus=num_cpus)(fn)
+    pending = {remote.remote(*call): i for i, call in enumerate(calls)}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(done[0])
+            yield i, ray.get(done[0])
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
 
 
 def run(specs: list[dict], target: str, part: str, store_path: str, settings: Settings, *, jobs: int = 1,
@@ -115,10 +127,11 @@ def run(specs: list[dict], target: str, part: str, store_path: str, settings: Se
         status = "interrupted"
         previous = _stop_on_sigterm()
         try:
-            results = _ray(todo, target, part, settings, ray) if ray else _local(todo, target, part, settings, jobs)
+            results = map_tasks(measure_one, [(spec, target, part, settings) for _, spec in todo], jobs=jobs, ray=ray)
             with tqdm(total=len(todo), desc=f"calibrate {target} {part}", unit="design", file=sys.stderr,
                       disable=not progress) as bar:
-                for key, spec, result in results:
+                for i, result in results:
+                    key, spec = todo[i]
                     if isinstance(result, tuple):
                         how, why = result
                         (summary.failed if how == "failed" else summary.skipped).append(why)

@@ -77,6 +77,32 @@ def _finn(topology: str, seed: int) -> onnx.ModelProto:
     return finn_model(topology, seed)
 
 
+def _xnor(kind: str, depth: int, width: int, seed: int) -> onnx.ModelProto:
+    """The architecture search's XNOR-net (bnncc.nn.zoo.xnor_net), as the search exports it, with seeded random
+    weights and BatchNorm statistics (so its thresholds are as varied as a trained network's)."""
+    import torch
+
+    from bnncc.export import build_onnx
+    from bnncc.nn.zoo import xnor_net
+
+    torch.manual_seed(seed)
+    net = xnor_net(kind, depth, width)
+    with torch.no_grad():
+        for m in net.modules():
+            if hasattr(m, "running_mean") and m.running_mean is not None:
+                m.running_mean.uniform_(-4.0, 4.0)
+                m.running_var.uniform_(0.5, 4.0)
+                m.weight.uniform_(0.5, 2.0)
+                m.bias.uniform_(-1.0, 1.0)
+    return build_onnx(net.eval(), net.input_shape)
+
+
+def _positive(v: object) -> int:
+    if not _is_int(v) or v < 1:
+        raise ValueError("a positive integer")
+    return int(v)
+
+
 _BITS = _choice(None, 1, 2, 3, 4, 5, 6, 7, 8)
 FAMILIES: dict[str, Family] = {
     "binary_mlp": Family(fixtures.binary_mlp, {"sizes": _widths(2), "input_bits": _BITS}, "binary"),
@@ -91,6 +117,8 @@ FAMILIES: dict[str, Family] = {
                                                "input_bits": _BITS}, "binary"),
     "shiftadd_cnn": Family(fixtures.shiftadd_cnn, {"in_shape": _shape, "channels": _widths(2), "fc": _widths(1),
                                                    "act_bits": _choice(3, 4, 5, 6, 7, 8)}, "shiftadd"),
+    # the search's XNOR-nets (bnncc search deepbit): 784 -> depth x width -> 10, or a CNN (needs torch)
+    "xnor": Family(_xnor, {"kind": _choice("mlp", "cnn"), "depth": _positive, "width": _positive}, "binary"),
     # FINN's topologies as Brevitas defines them (random weights; needs torch and Brevitas)
     "finn": Family(_finn, {"topology": _choice("tfc_1w1a", "tfc_1w2a", "tfc_2w2a", "sfc_1w1a", "sfc_1w2a",
                                                "sfc_2w2a", "lfc_1w1a", "lfc_1w2a", "cnv_1w1a", "cnv_1w2a",
@@ -237,7 +265,7 @@ def generate(seed: int, count: int, max_width: int = 256, max_lanes: int = MAX_L
     """`count` random designs: every family, depth 1-3, widths 8-`max_width`, precisions, random foldings of at
     most `max_lanes` lanes per layer."""
     rng = np.random.default_rng(seed)
-    names = [f for f in FAMILIES if f != "finn"]  # FINN topologies are fixed networks, not drawn
+    names = [f for f in FAMILIES if f not in ("finn", "xnor")]  # fixed networks and the search's: not drawn
     out = []
     lanes = {} if max_lanes == MAX_LANES else {"max_lanes": max_lanes}
     for i in range(count):

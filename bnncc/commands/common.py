@@ -41,6 +41,16 @@ def at_least_one(text: str) -> int:
     return value
 
 
+def cost_model(spec: str | None):
+    """--cost-model: "analytical", a fitted model file, or (None) the shipped calibrated model."""
+    from bnncc.cost.calibrated import default_model, load
+    from bnncc.cost.model import ANALYTICAL
+
+    if spec == "analytical":
+        return ANALYTICAL
+    return load(spec) if spec else default_model()
+
+
 def load(path: str):
     """The lowered IR of an ONNX, QONNX or FINN-ONNX file."""
     from bnncc.frontend import load as load_model

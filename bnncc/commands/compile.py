@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from bnncc.commands.common import Parser, at_least_one, checked_input, load, positive, read_npy
+from bnncc.commands.common import Parser, at_least_one, checked_input, cost_model, load, positive, read_npy
 from bnncc.errors import BnnccError
 
 
@@ -39,17 +39,11 @@ def rram_options(args: argparse.Namespace, x=None):
 
 def fpga_options(args: argparse.Namespace, x=None):
     from bnncc.backends.fpga.driver import FpgaOptions
-    from bnncc.cost.calibrated import default_model, load
-    from bnncc.cost.model import ANALYTICAL
 
-    if args.cost_model == "analytical":
-        model = ANALYTICAL
-    else:
-        model = load(args.cost_model) if args.cost_model else default_model()
     return FpgaOptions(out=args.out, part=args.part, clock_ns=args.clock_ns, fps=args.fps, folding=args.folding,
                        strict_folding=args.strict_folding, ap_ctrl=args.ap_ctrl, csim=args.csim, input=x,
                        rtl=args.rtl, sim=args.sim, simulator=args.simulator, synth=args.synth,
-                       pnr_seeds=args.pnr_seeds, model=model)
+                       pnr_seeds=args.pnr_seeds, model=cost_model(args.cost_model))
 
 
 FPGA_ONLY = ("--part", "--clock-ns", "--fps", "--folding", "--strict-folding", "--ap-ctrl", "--csim", "--rtl",

@@ -165,6 +165,11 @@ class CalibratedModel(AnalyticalModel):
                      for c, n in zip(entry["coef"], entry["features"], strict=True))
         return 1000.0 / max(period, 1e-3)
 
+    def lut_per(self, proxy: str, weight: str, device: Device) -> float | None:
+        """The fitted LUTs per MAC (proxy "mac") or per BOP ("bop") of the weight kind on the device's family."""
+        fam = self.family(device) or {}
+        return fam.get("proxies", {}).get(weight, {}).get(f"lut_per_{proxy}")
+
     def describe(self) -> dict:
         fams = self.data.get("families", {})
         return {"name": self.name, "version": self.version, "kind": "calibrated", "file": self.path,

@@ -50,6 +50,10 @@ class CostModel:
         has none for the device (the analytical model never does: it would be a guess)."""
         return None
 
+    def lut_per(self, proxy: str, weight: str, device: Device) -> float | None:
+        """LUTs per MAC (proxy "mac") or per BOP ("bop") fitted for the weight kind, or None (nothing fitted)."""
+        return None
+
 
 @dataclass
 class AnalyticalModel(CostModel):

@@ -25,7 +25,7 @@ from bnncc.errors import BnnccError
 from bnncc.nn import layers as L
 from bnncc.nn.net import BinaryBlock, QuantNet
 
-__all__ = ["MODELS", "ModelInfo", "build", "load_checkpoint", "names"]
+__all__ = ["MODELS", "ModelInfo", "build", "load_checkpoint", "names", "xnor_net"]
 
 MLP_HIDDEN = {"tfc": (64, 64, 64), "sfc": (256, 256, 256), "lfc": (1024, 1024, 1024)}
 
@@ -185,6 +185,39 @@ MODELS: dict[str, tuple[ModelInfo, Callable[[_Spec], list[nn.Module]]]] = {
     "shiftadd-cnn": (ModelInfo("shiftadd", "cnn", "ShiftAdd small CNN: shift convs 32-32-P-64-64-P, "
                                "[shift 256, adder 256], shift 10, 8-bit activations", 8), _shiftadd_cnn()),
 }
+
+
+XNOR_KINDS = {"mlp": range(1, 9), "cnn": range(1, 6)}  # depths that leave a 28x28 image a spatial extent
+
+
+def _xnor_cnn(depth: int, width: int) -> Callable[[_Spec], list[nn.Module]]:
+    def make(s: _Spec) -> list[nn.Module]:
+        out: list[nn.Module] = [L.InputQuant()]
+        side, cin = 28, 1
+        for i in range(depth):
+            pool = 2 if i in (1, 3) else 0
+            out += s.binary_conv(cin, width, pool)
+            side, cin = (side - 2) // (pool or 1), width
+        return out + [nn.Flatten()] + s.binary_fc(side * side * width, 10, act=False)
+    return make
+
+
+def xnor_net(kind: str, depth: int, width: int) -> QuantNet:
+    """The architecture search's XNOR-net family (seed torch first for reproducible weights), 8-bit input
+    codes, binary weights and activations, no padding:
+
+    - mlp: 784 -> `depth` hidden layers of `width` -> 10 (depth 3, width 64 is FINN's TFC);
+    - cnn: `depth` 3x3 convolutions of `width` channels, 2x2 max pooling after the second and the fourth,
+      then one binary FC layer to 10 (depth 1-5: a sixth convolution would have no pixels left).
+    """
+    if kind not in XNOR_KINDS:
+        raise BnnccError(f"unknown XNOR-net kind {kind!r}; choose mlp or cnn")
+    if depth not in XNOR_KINDS[kind] or width < 1:
+        raise BnnccError(f"xnor-{kind}: depth {depth} width {width} is outside depth "
+                         f"{XNOR_KINDS[kind].start}-{XNOR_KINDS[kind].stop - 1}, width >= 1")
+    make = _binary_mlp((width,) * depth) if kind == "mlp" else _xnor_cnn(depth, width)
+    shape = (784,) if kind == "mlp" else (1, 28, 28)
+    return QuantNet(f"xnor-{kind}-d{depth}-w{width}", "binary", shape, make(_Spec(False)))
 
 
 def names() -> list[str]:

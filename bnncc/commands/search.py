@@ -1,0 +1,109 @@
+"""`bnncc search deepbit`: choose the network for a hardware budget on the cost charts, train the candidates,
+build, verify and measure the winner (bnncc/search/deepbit.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bnncc.commands.common import at_least_one, cost_model, positive
+from bnncc.errors import BnnccError
+
+TARGETS = ("fpga", "rram", "cpu", "gpu")
+
+
+def run_deepbit(args: argparse.Namespace) -> int:
+    from bnncc.cost.devices import device
+    from bnncc.data import DATASETS
+    from bnncc.search import budget, deepbit
+    from bnncc.search.arch import WIDTH_STEP, check_depths, parse_range
+
+    if args.target != "fpga":
+        raise BnnccError(f"search deepbit --target {args.target}: only fpga is searched so far (the {args.target} "
+                         "cost charts have no calibrated model to search on)")
+    if args.dataset not in DATASETS:
+        raise BnnccError(f"--dataset {args.dataset!r}: choose one of {', '.join(DATASETS)}")
+    device(args.part)
+    depths = parse_range(args.depths, "depths")
+    check_depths(args.kind, depths)
+    if args.accuracy_target is not None and not 0 < args.accuracy_target <= 1:
+        raise BnnccError(f"--accuracy-target {args.accuracy_target}: give a fraction in (0, 1], e.g. 0.85")
+    opts = deepbit.Options(
+        budget=budget.parse(args.budget), model=cost_model(args.cost_model), part=args.part, kind=args.kind,
+        depths=depths, widths=parse_range(args.widths, "widths", WIDTH_STEP), dataset=args.dataset,
+        epochs=args.epochs, seed=args.seed, accuracy_target=args.accuracy_target, clock_ns=args.clock_ns,
+        max_train=args.max_train, threads=args.threads, jobs=args.jobs, ray=args.ray, measure=args.measure,
+        images=args.images, simulator=args.simulator)
+    result = deepbit.run(opts, Path(args.out), progress=not args.json)
+    w = result["winner"]
+    failed = [p for p in result["picks"] if "verification failed" in p.get("error", "")]
+    if args.json:
+        print(json.dumps({"out": args.out, "winner": w, "picks": result["picks"], "depths": result["depths"],
+                          "wall_s": result["wall_s"]}, sort_keys=True))
+    else:
+        for p in result["picks"]:
+            acc = f"{100 * p['accuracy']:.2f} %" if "accuracy" in p else "-"
+            lut = f"{p['predicted']['lut']:,}" if p["predicted"]["lut"] is not None else "-"
+            meas = f"{p['measured']['lut']:,} LUT, {p['measured']['fps']:,.0f} FPS measured" if "measured" in p else ""
+            print(f"  {p['method']:<11}{p['name']:<22}accuracy {acc:>8}  predicted {lut:>8} LUT  {meas}",
+                  file=sys.stderr)
+        if w:
+            how = (f"measured {w['measured']['lut']:,} LUT and {w['measured']['fps']:,.0f} FPS, C and RTL simulation "
+                   "bit-exact" if "measured" in w else "not measured (--measure none)")
+            print(f"search: {w['name']}: {100 * w['accuracy']:.2f} % on {args.dataset}; {how}; wrote {args.out}",
+                  file=sys.stderr)
+        else:
+            print("search: no candidate met the budget when measured (see search.json)", file=sys.stderr)
+    return 1 if failed or w is None else 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("search", help="hardware-aware architecture search (deepbit)",
+                              description="Hardware-aware architecture search on the cost charts.")
+    kinds = p.add_subparsers(dest="search", required=True, metavar="deepbit")
+    d = kinds.add_parser(
+        "deepbit", help="the widest XNOR-net per depth within a hardware budget, trained; the most accurate wins",
+        description="Deepbit on the cost charts: cost every XNOR-net of the space (depths x widths, multiples of "
+                    "16) with the calibrated model at its cheapest folding for the budget's FPS, take the widest "
+                    "network per depth that meets the budget, train each with bnncc.nn, and compile, C-simulate, "
+                    "RTL-simulate (bit-exact against the executor) and synthesize the most accurate; beside it, "
+                    "the networks a MACs- and a BOPs-based selection would pick. Writes OUT/search.json, "
+                    "search.sqlite (resumable), chart.png, pareto.png, index.html and OUT/winner (ONNX and the "
+                    "verified project).",
+        epilog="Exit codes: 0 ok, 1 a measured design failed verification or no candidate met the budget when "
+               "measured, 2 bad input or an impossible budget (the cheapest design's cost is printed; nothing is "
+               "written), 130 interrupted (finished trials are kept: run the same command to resume).")
+    d.add_argument("--target", choices=TARGETS, default="fpga", help="what the budget is for (fpga)")
+    d.add_argument("--part", default="xc7z020clg400-1", help="FPGA part (default xc7z020clg400-1)")
+    d.add_argument("--budget", required=True,
+                   help='limits, comma-separated: lut<=N, ff<=N, bram18<=N, dsp<=N, fps>=N, latency_us<=N '
+                        '(k and M suffixes), e.g. "lut<=20000,fps>=10000"')
+    d.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist (default) or mnist5k")
+    d.add_argument("--kind", default="mlp", choices=("mlp", "cnn"),
+                   help="mlp: 784 -> depth x width -> 10; cnn: depth 3x3 convolutions of width channels, 2x2 "
+                        "max pooling after the 2nd and 4th, one FC to 10 (default mlp)")
+    d.add_argument("--depths", default="2..6", help="depths to search, LO..HI or a list (default 2..6)")
+    d.add_argument("--widths", default="16..512", help="widths, multiples of 16: LO..HI or a list (default 16..512)")
+    d.add_argument("--epochs", type=at_least_one, default=5, help="training epochs per candidate (default 5)")
+    d.add_argument("--accuracy-target", type=float,
+                   help="pick the cheapest candidate reaching this test accuracy (a fraction) instead of the most "
+                        "accurate")
+    d.add_argument("--max-train", type=at_least_one, help="train on the first N shuffled training images only")
+    d.add_argument("--measure", choices=("winner", "all", "none"), default="winner",
+                   help="what to build, verify and synthesize: the winner (default), every pick (the MACs and "
+                        "BOPs picks too), or nothing (estimates only)")
+    d.add_argument("--images", type=at_least_one, default=8, help="test images C and RTL simulation check (8)")
+    d.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="RTL simulator (default verilator)")
+    d.add_argument("--clock-ns", type=positive, default=10.0, help="clock period (default 10)")
+    d.add_argument("--cost-model", help="a fitted model file, or analytical (default: the shipped calibration)")
+    d.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
+    d.add_argument("--threads", type=at_least_one, default=1, help="torch threads per training (default 1)")
+    d.add_argument("--jobs", type=at_least_one, default=1, help="local worker processes (default 1)")
+    d.add_argument("--ray", metavar="auto|ADDRESS", help="run trials as Ray tasks on this cluster instead")
+    d.add_argument("-o", "--out", required=True, help="the search's folder (an existing one is resumed)")
+    d.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    d.set_defaults(fn=run_deepbit)
+    return p

@@ -1,0 +1,92 @@
+"""The Deepbit space: XNOR-nets of one kind (MLP or CNN, bnncc.nn.zoo.xnor_net) over depth and width, and
+what each costs on an FPGA at its cheapest folding for the budget's FPS, predicted by a cost model."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bnncc.errors import BnnccError
+
+WIDTH_STEP = 16  # widths are multiples of 16, so every layer has PE / SIMD divisors to fold with
+
+
+@dataclass(frozen=True, order=True)
+class Arch:
+    kind: str  # mlp | cnn
+    depth: int
+    width: int
+
+    @property
+    def name(self) -> str:
+        return f"xnor-{self.kind}-d{self.depth}-w{self.width}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "depth": self.depth, "width": self.width}
+
+    def net(self, seed: int = 0):
+        import torch
+
+        from bnncc.nn.zoo import xnor_net
+
+        torch.manual_seed(seed)
+        return xnor_net(self.kind, self.depth, self.width)
+
+
+def parse_range(text: str, what: str, step: int = 1) -> list[int]:
+    """`2..6` (inclusive, every `step`), `2,4,5` or `3`."""
+    try:
+        if ".." in text:
+            lo, hi = (int(v) for v in text.split("..", 1))
+            values = [v for v in range(lo, hi + 1) if v % step == 0]
+        else:
+            values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise BnnccError(f"--{what} {text!r}: write LO..HI or a comma-separated list of integers") from None
+    if not values or min(values) < 1:
+        multiple = f" that is a multiple of {step}" if step > 1 else ""
+        raise BnnccError(f"--{what} {text!r}: no positive value{multiple}")
+    if any(v % step for v in values):
+        raise BnnccError(f"--{what} {text!r}: every value must be a multiple of {step}")
+    return values
+
+
+def check_depths(kind: str, depths: list[int]) -> None:
+    from bnncc.nn.zoo import XNOR_KINDS
+
+    if kind not in XNOR_KINDS:
+        raise BnnccError(f"--kind {kind!r}: choose one of {', '.join(XNOR_KINDS)}")
+    bad = [d for d in depths if d not in XNOR_KINDS[kind]]
+    if bad:
+        allowed = XNOR_KINDS[kind]
+        raise BnnccError(f"--depths: xnor-{kind} has depths {allowed.start}-{allowed.stop - 1}, not {bad[0]}")
+
+
+def graph_of(arch: Arch):
+    """The IR of the architecture with untrained weights (seed 0): its cost depends on its shapes alone."""
+    from bnncc.export import build_onnx
+    from bnncc.frontend import load
+
+    net = arch.net(0).eval()
+    with tempfile.TemporaryDirectory(prefix="bnncc-search-") as tmp:
+        path = Path(tmp) / "m.onnx"
+        path.write_bytes(build_onnx(net, net.input_shape).SerializeToString(deterministic=True))
+        return load(str(path))
+
+
+def predict(arch: Arch, fps: float | None, part: str, clock_ns: float, model) -> dict:
+    """The architecture's size proxies and, at the cheapest folding for `fps` (fully folded without one), the
+    model's cost: lut, ff, bram18, dsp, fps, latency_us, cycles_per_image and the folding. A design that
+    cannot reach `fps` or does not fit the part has `infeasible` (the reason) instead."""
+    from bnncc.backends.fpga.driver import FpgaOptions, plan
+    from bnncc.calibrate.measure import graph_proxies
+
+    graph = graph_of(arch)
+    out = {"arch": arch.to_json(), "name": arch.name, **graph_proxies(graph)}
+    try:
+        est = plan(graph, FpgaOptions(part=part, fps=fps, clock_ns=clock_ns, model=model)).estimate
+    except BnnccError as e:
+        return {**out, "infeasible": str(e)}
+    return {**out, **{k: est[k] for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "cycles_per_image")},
+            "folding": {b["block"]: b["folding"] for b in est["blocks"] if b["folding"]}}

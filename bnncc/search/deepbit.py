@@ -1,0 +1,363 @@
+"""`bnncc search deepbit`: Deepbit's selection on the cost charts (Vo et al., Applied Sciences 12(3) 1296, 2022).
+
+1. The chart: every XNOR-net of the space (depths x widths on a grid of 16) costed by the cost model at its
+   cheapest folding for the budget's FPS (fully folded without one). Cheapest cost need not grow with width
+   (a wider layer can fold into fewer, cheaper lanes), so the whole grid is scanned rather than bisected;
+   the chart records per depth whether feasibility was monotone and what a bisection would have returned.
+2. Per depth, the widest network that meets the budget (the candidates); beside them the networks a MACs-
+   and a BOPs-based selection would pick: the widest per depth under the MAC (BOP) budget that the LUT
+   budget gives through the LUT-per-MAC (per-BOP) ratio fitted on the calibration store.
+3. Every candidate is trained with bnncc.nn and exported; the winner is the most accurate candidate (or,
+   with an accuracy target, the cheapest that reaches it).
+4. The winner is compiled, C-simulated and RTL-simulated bit-exactly against the executor and synthesized
+   with Yosys; if its measured cost breaks the budget the next candidate is measured instead.
+
+Trials run in a local process pool or as Ray tasks; only this process writes the search's store, so a
+killed search resumes without redoing a finished trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+import bnncc
+from bnncc.calibrate.runner import map_tasks
+from bnncc.cost.devices import DEFAULT_PART, device
+from bnncc.cost.model import CostModel
+from bnncc.errors import BnnccError
+from bnncc.search import tasks
+from bnncc.search.arch import WIDTH_STEP, Arch, predict
+from bnncc.search.budget import Budget
+from bnncc.search.trials import TrialStore, is_search_folder, trial_key
+
+METHODS = ("calibrated", "macs", "bops")  # who picks: the cost model, or a MAC / BOP count
+
+
+@dataclass
+class Options:
+    budget: Budget
+    model: CostModel
+    part: str = DEFAULT_PART
+    kind: str = "mlp"
+    depths: list[int] = field(default_factory=lambda: [2, 3, 4, 5, 6])
+    widths: list[int] = field(default_factory=lambda: list(range(WIDTH_STEP, 513, WIDTH_STEP)))
+    dataset: str = "fashion-mnist"
+    epochs: int = 5
+    seed: int = 0
+    accuracy_target: float | None = None
+    clock_ns: float = 10.0
+    max_train: int | None = None  # train on the first N (shuffled) training images only
+    threads: int = 1  # torch threads per training
+    jobs: int = 1
+    ray: str | None = None
+    measure: str = "winner"  # winner | all | none
+    images: int = 8  # test images that C simulation and RTL simulation check
+    simulator: str = "verilator"
+
+    def model_id(self) -> str:
+        about = {k: v for k, v in self.model.describe().items() if k != "file"}
+        return hashlib.sha256(json.dumps(about, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cost_inputs(opts: Options, arch: Arch) -> dict:
+    return {"arch": arch.to_json(), "part": opts.part, "clock_ns": opts.clock_ns, "fps": opts.budget.fps,
+            "model": opts.model_id(), "bnncc": bnncc.__version__}
+
+
+def _train_inputs(opts: Options, arch: Arch) -> dict:
+    return {"arch": arch.to_json(), "dataset": opts.dataset, "epochs": opts.epochs, "seed": opts.seed,
+            "max_train": opts.max_train, "bnncc": bnncc.__version__}
+
+
+def _measure_inputs(opts: Options, train_key: str) -> dict:
+    return {"train": train_key, "part": opts.part, "fps": opts.budget.fps, "clock_ns": opts.clock_ns,
+            "images": opts.images, "simulator": opts.simulator, "bnncc": bnncc.__version__}
+
+
+def _predict_point(arch: dict, fps: float | None, part: str, clock_ns: float, model: CostModel) -> dict:
+    return predict(Arch(**arch), fps, part, clock_ns, model)
+
+
+# -- 1. the chart ----------------------------------------------------------------------------------
+
+
+def scan(opts: Options, store: TrialStore | None, progress: bool) -> list[dict]:
+    """The cost of every architecture of the space (from the store where it was computed before)."""
+    archs = [Arch(opts.kind, d, w) for d in opts.depths for w in opts.widths]
+    points: dict[Arch, dict] = {}
+    todo = []
+    for a in archs:
+        cached = store.get(trial_key("cost", _cost_inputs(opts, a))) if store else None
+        if cached is not None:
+            points[a] = cached
+        else:
+            todo.append(a)
+    calls = [(a.to_json(), opts.budget.fps, opts.part, opts.clock_ns, opts.model) for a in todo]
+    with tqdm(total=len(archs), initial=len(archs) - len(todo), desc="search: cost chart", unit="net",
+              file=sys.stderr, disable=not progress) as bar:
+        for i, point in map_tasks(_predict_point, calls, jobs=min(opts.jobs, max(1, len(calls) // 8)),
+                                  start="spawn"):
+            points[todo[i]] = point
+            bar.update(1)
+    return [{**points[a], "new": a in todo} for a in archs]
+
+
+def _feasible(point: dict, budget: Budget) -> bool:
+    return "infeasible" not in point and not budget.violations(point)
+
+
+def _bisect(points: list[dict], budget: Budget) -> int | None:
+    """The width a bisection over the grid returns, assuming feasibility falls off with width."""
+    lo, hi, best = 0, len(points) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if _feasible(points[mid], budget):
+            best, lo = points[mid]["arch"]["width"], mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def select(opts: Options, chart: list[dict]) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Per method, the widest network per depth it picks; and per depth what the scan says of monotonicity."""
+    dev = device(opts.part)
+    lut_budget = opts.budget.bound("lut") or dev.lut
+    ratios = {m: opts.model.lut_per(m[:-1], "binary", dev) for m in ("macs", "bops")}
+    picks: dict[str, list[dict]] = {m: [] for m in METHODS}
+    depths = []
+    for d in opts.depths:
+        pts = sorted((p for p in chart if p["arch"]["depth"] == d), key=lambda p: p["arch"]["width"])
+        ok = [_feasible(p, opts.budget) for p in pts]
+        feasible = [p for p, good in zip(pts, ok, strict=True) if good]
+        if feasible:
+            picks["calibrated"].append(feasible[-1])
+        monotone = ok == sorted(ok, reverse=True)
+        row = {"depth": d, "widest": feasible[-1]["arch"]["width"] if feasible else None, "monotone": monotone,
+               "bisection": _bisect(pts, opts.budget)}
+        for m, ratio in ratios.items():
+            under = [p for p in pts if ratio and p[m] * ratio <= lut_budget]
+            row[f"{m}_widest"] = under[-1]["arch"]["width"] if under else None  # None: nothing under its budget
+            if under:
+                picks[m].append({**under[-1], "proxy_budget": lut_budget / ratio})
+        depths.append(row)
+    return picks, depths
+
+
+def impossible(opts: Options, chart: list[dict]) -> BnnccError:
+    costed = [p for p in chart if "infeasible" not in p]
+    if not costed:
+        return BnnccError(f"--budget {opts.budget.text()}: no network of the space can be built for {opts.part} "
+                          f"at this rate ({chart[0]['infeasible']})")
+    cheapest = min(costed, key=lambda p: (p["lut"], -p["fps"]))
+    return BnnccError(f"--budget {opts.budget.text()}: no network of the space meets it; the cheapest, "
+                      f"{cheapest['name']}, is predicted at {cheapest['lut']:,} LUT, {cheapest['fps']:,.0f} FPS, "
+                      f"{cheapest['bram18']} BRAM18 ({'; '.join(opts.budget.violations(cheapest))})")
+
+
+# -- 2. training and measuring ---------------------------------------------------------------------
+
+
+def _trial_folder(out: Path, arch: Arch, key: str) -> Path:
+    return out / "trials" / f"{arch.name}-{key[:8]}"
+
+
+def train(opts: Options, store: TrialStore, out: Path, archs: list[Arch], progress: bool) -> dict[Arch, dict]:
+    """Every architecture trained (from the store where it was before): {arch: result with "key", "onnx"}."""
+    done: dict[Arch, dict] = {}
+    todo = []
+    for a in archs:
+        key = trial_key("train", _train_inputs(opts, a))
+        cached = store.get(key)
+        if cached is not None and "error" not in cached:
+            done[a] = {**cached, "key": key}
+        else:
+            todo.append((a, key))
+    calls = [(a.to_json(), opts.dataset, opts.epochs, opts.seed, opts.threads, opts.max_train,
+              str(_trial_folder(out, a, k))) for a, k in todo]
+    best = max((r["accuracy"] for r in done.values()), default=0.0)
+    with tqdm(total=len(archs), initial=len(done), desc="search: training", unit="net", file=sys.stderr,
+              disable=not progress) as bar:
+        for i, result in map_tasks(tasks.train_trial, calls, jobs=opts.jobs, ray=opts.ray, num_cpus=opts.threads,
+                                   start="spawn"):
+            a, key = todo[i]
+            folder = _trial_folder(out, a, key).relative_to(out)
+            if "error" not in result:
+                result["onnx"] = str(folder / "model.onnx")
+                best = max(best, result["accuracy"])
+            else:
+                tqdm.write(f"bnncc: search: training {a.name} failed: {result['error']}", file=sys.stderr)
+            store.put(key, "train", a.name, _train_inputs(opts, a), result, result.get("train_s", 0.0))
+            if "error" not in result:
+                done[a] = {**result, "key": key}
+            bar.update(1)
+            bar.set_postfix(best=f"{best:.4f}")
+    return done
+
+
+def measure(opts: Options, store: TrialStore, out: Path, trained: list[tuple[Arch, dict]],
+            progress: bool) -> dict[Arch, dict]:
+    """Compile, verify and synthesize each trained network (from the store where it was measured before)."""
+    done: dict[Arch, dict] = {}
+    todo = []
+    for a, t in trained:
+        key = trial_key("measure", _measure_inputs(opts, t["key"]))
+        cached = store.get(key)
+        if cached is not None and "error" not in cached:  # a failed trial is tried again
+            done[a] = {**cached, "key": key}
+        else:
+            todo.append((a, t, key))
+    calls = [(str(out / t["onnx"]), opts.part, opts.budget.fps, opts.clock_ns,
+              str(_trial_folder(out, a, t["key"]) / "project"), opts.dataset, opts.seed, opts.images,
+              opts.simulator) for a, t, _ in todo]
+    with tqdm(total=len(trained), initial=len(done), desc="search: verify + synthesize", unit="net",
+              file=sys.stderr, disable=not progress) as bar:
+        for i, result in map_tasks(tasks.measure_trial, calls, jobs=opts.jobs, ray=opts.ray, start="spawn"):
+            a, t, key = todo[i]
+            if "error" in result:
+                tqdm.write(f"bnncc: search: measuring {a.name} failed: {result['error']}", file=sys.stderr)
+            else:
+                result["project"] = str(_trial_folder(out, a, t["key"]).relative_to(out) / "project")
+                result["violations"] = opts.budget.violations(result["measured"])
+            store.put(key, "measure", a.name, _measure_inputs(opts, t["key"]), result, result.get("measure_s", 0.0))
+            done[a] = {**result, "key": key}
+            bar.update(1)
+    return done
+
+
+def _preference(opts: Options, candidates: list[dict]) -> list[dict]:
+    """The trained candidates, best first: the most accurate (then the cheaper); with an accuracy target, the
+    cheapest that reaches it first."""
+    by_accuracy = sorted(candidates, key=lambda c: (-c["accuracy"], c["lut"], c["name"]))
+    if opts.accuracy_target is None:
+        return by_accuracy
+    reach = sorted((c for c in candidates if c["accuracy"] >= opts.accuracy_target),
+                   key=lambda c: (c["lut"], c["name"]))
+    return reach + [c for c in by_accuracy if c not in reach]
+
+
+# -- the whole search ------------------------------------------------------------------------------
+
+
+def prepare(out: Path) -> bool:
+    """Whether `out` is a search to resume; refuses a folder that is not a search's own."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise BnnccError(f"-o {out}: exists and is not a folder")
+    if is_search_folder(out):
+        return True
+    if any(out.iterdir()):
+        raise BnnccError(f"-o {out}: exists and is not a search's folder (no search.sqlite); choose another folder")
+    return False
+
+
+def run(opts: Options, out: Path, progress: bool = True) -> dict:
+    """Run (or resume) the search into `out`; returns what search.json holds."""
+    start = time.perf_counter()
+    resume = prepare(out)
+    store = TrialStore(out / "search.sqlite") if resume else None
+    try:
+        chart = scan(opts, store, progress)
+        picks, depths = select(opts, chart)
+        if not picks["calibrated"]:
+            raise impossible(opts, chart)
+        if store is None:  # only now, with a budget some network meets, does the folder come to be
+            out.mkdir(parents=True, exist_ok=True)
+            store = TrialStore(out / "search.sqlite")
+        new = [p for p in chart if p.pop("new")]
+        store.put_many([(trial_key("cost", _cost_inputs(opts, Arch(**p["arch"]))), "cost", p["name"],
+                         _cost_inputs(opts, Arch(**p["arch"])), p, 0.0) for p in new])
+        archs = sorted({Arch(**p["arch"]) for m in METHODS for p in picks[m]})
+        trained = train(opts, store, out, archs, progress)
+        candidates = [{**p, **trained[Arch(**p["arch"])]} for p in picks["calibrated"] if Arch(**p["arch"]) in trained]
+        if not candidates:
+            raise BnnccError("search: every candidate's training failed (see the messages above)")
+        order = _preference(opts, candidates)
+        measured: dict[Arch, dict] = {}
+        winner = None
+        if opts.measure == "all":
+            measured = measure(opts, store, out, [(a, t) for a, t in trained.items()], progress)
+        for c in order if opts.measure != "none" else []:
+            a = Arch(**c["arch"])
+            if a not in measured:
+                measured.update(measure(opts, store, out, [(a, trained[a])], progress))
+            m = measured[a]
+            if "error" not in m and not m["violations"]:
+                winner = c
+                break
+        if opts.measure == "none":
+            winner = order[0]
+        result = _result(opts, chart, depths, picks, trained, measured, winner, time.perf_counter() - start)
+        _write(out, result)
+        return result
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _row(p: dict, method: str, trained: dict, measured: dict) -> dict:
+    a = Arch(**p["arch"])
+    row = {"method": method, "name": p["name"], "arch": p["arch"], "macs": p["macs"], "bops": p["bops"],
+           "predicted": {k: p.get(k) for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us")},
+           "infeasible": p.get("infeasible")}
+    if "proxy_budget" in p:
+        row["proxy_budget"] = p["proxy_budget"]
+    t = trained.get(a)
+    if t:
+        row.update(accuracy=t["accuracy"], onnx=t["onnx"], train_s=t.get("train_s"))
+    m = measured.get(a)
+    if m:
+        row.update({k: m[k] for k in ("measured", "verified", "project", "violations", "error", "measure_s") if k in m})
+    return row
+
+
+def _result(opts, chart, depths, picks, trained, measured, winner, wall_s) -> dict:
+    rows = [_row(p, m, trained, measured) for m in METHODS for p in picks[m]]
+    return {
+        "format": "bnncc-search", "version": 1, "search": "deepbit", "bnncc_version": bnncc.__version__,
+        "options": {"budget": opts.budget.to_json(), "part": opts.part, "kind": opts.kind, "depths": opts.depths,
+                    "widths": opts.widths, "dataset": opts.dataset, "epochs": opts.epochs, "seed": opts.seed,
+                    "accuracy_target": opts.accuracy_target, "clock_ns": opts.clock_ns, "max_train": opts.max_train,
+                    "measure": opts.measure, "images": opts.images, "simulator": opts.simulator},
+        "cost_model": {k: v for k, v in opts.model.describe().items() if k in ("name", "kind", "file", "fitted")},
+        "chart": chart, "depths": depths, "picks": rows,
+        "winner": next((r for r in rows if r["method"] == "calibrated" and winner and r["name"] == winner["name"]),
+                       None),
+        "measured_winner": bool(winner and Arch(**winner["arch"]) in measured),
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def _write(out: Path, result: dict) -> None:
+    """search.json, the charts, the page and the winner's network and project, each replaced atomically."""
+    from bnncc.search import report
+
+    files = report.render(result)
+    files["search.json"] = (json.dumps(result, indent=1, sort_keys=True) + "\n").encode()
+    for name, data in files.items():
+        tmp = out / f".{name}.partial"
+        tmp.write_bytes(data)
+        tmp.replace(out / name)
+    w = result["winner"]
+    if w is None:
+        return
+    staging = out / ".winner.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    shutil.copyfile(out / w["onnx"], staging / "model.onnx")
+    if w.get("project"):
+        shutil.copytree(out / w["project"], staging / "project")
+    old = out / ".winner.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if (out / "winner").exists():
+        (out / "winner").replace(old)
+    staging.replace(out / "winner")
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""The search's pictures and page: the cost chart the selection read (predicted LUT and FPS against width, per
+depth, with the budget), accuracy against cost for every trained network (predicted and, where measured,
+measured cost; the Pareto front of the candidates), and one self-contained HTML page holding both."""
+
+from __future__ import annotations
+
+import base64
+
+import bnncc
+from bnncc.calibrate.charts import _figure, _page_environment, _png
+
+MARKERS = {"calibrated": ("o", "tab:blue"), "macs": ("s", "tab:orange"), "bops": ("^", "tab:green")}
+
+
+def chart_png(result: dict) -> bytes:
+    budget = result["options"]["budget"]
+    panels = [("lut", "predicted LUT at the cheapest folding"), ("fps", "predicted FPS")]
+    fig, axes = _figure(11, 4.2, cols=2)
+    for ax, (metric, title) in zip(axes, panels, strict=True):
+        for depth in sorted({p["arch"]["depth"] for p in result["chart"]}):
+            pts = [(p["arch"]["width"], p[metric]) for p in result["chart"]
+                   if p["arch"]["depth"] == depth and metric in p]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker=".", label=f"depth {depth}")
+        if metric in budget:
+            ax.axhline(budget[metric]["bound"], color="k", ls="--", lw=1, label=f"budget {budget[metric]['op']} "
+                       f"{budget[metric]['bound']:,.0f}")
+        for r in result["picks"]:
+            if r["method"] == "calibrated" and r["predicted"].get(metric) is not None:
+                ax.scatter([r["arch"]["width"]], [r["predicted"][metric]], s=60, facecolors="none",
+                           edgecolors="k", zorder=3)
+        ax.set_xlabel("width")
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _png(fig)
+
+
+def pareto_png(result: dict) -> bytes:
+    fig, axes = _figure(6.5, 4.5, cols=1)
+    ax = axes[0]
+    for method, (marker, color) in MARKERS.items():
+        rows = [r for r in result["picks"] if r["method"] == method and "accuracy" in r and r["predicted"]["lut"]]
+        if rows:
+            ax.scatter([r["predicted"]["lut"] for r in rows], [100 * r["accuracy"] for r in rows], marker=marker,
+                       facecolors="none", edgecolors=color, label=f"{method} pick, predicted LUT")
+        done = [r for r in rows if "measured" in r]
+        if done:
+            ax.scatter([r["measured"]["lut"] for r in done], [100 * r["accuracy"] for r in done], marker=marker,
+                       color=color, label=f"{method} pick, measured LUT")
+    front, best = [], -1.0
+    for r in sorted((r for r in result["picks"] if r["method"] == "calibrated" and "accuracy" in r),
+                    key=lambda r: r["predicted"]["lut"]):
+        if r["accuracy"] > best:
+            front.append(r)
+            best = r["accuracy"]
+    if front:
+        ax.step([r["predicted"]["lut"] for r in front], [100 * r["accuracy"] for r in front], where="post",
+                color="tab:blue", alpha=0.5, label="Pareto front (calibrated picks)")
+    lut = result["options"]["budget"].get("lut")
+    if lut:
+        ax.axvline(lut["bound"], color="k", ls="--", lw=1, label="LUT budget")
+    ax.set_xlabel("LUT")
+    ax.set_ylabel(f"test accuracy, % ({result['options']['dataset']})")
+    ax.set_title("accuracy against cost of the trained networks", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def render(result: dict) -> dict[str, bytes]:
+    images = {"chart.png": chart_png(result), "pareto.png": pareto_png(result)}
+    page = _page_environment().get_template("search/index.html.j2").render(
+        r=result, version=bnncc.__version__, images={k: base64.b64encode(v).decode() for k, v in images.items()})
+    return {**images, "index.html": page.encode()}

@@ -1,0 +1,70 @@
+"""What a search runs in its workers (a process pool or Ray tasks): train an architecture, or compile, verify
+and measure a trained network. Each returns its failure as {"error": ...} rather than raising it, so one bad
+trial is reported and the search goes on; only the driver writes the store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bnncc.errors import printable
+from bnncc.search.arch import Arch
+
+
+def _failure(e: BaseException) -> dict:
+    return {"error": f"{type(e).__name__}: {printable(str(e))[:400]}"}
+
+
+def train_trial(arch: dict, dataset: str, epochs: int, seed: int, threads: int, max_train: int | None,
+                folder: str) -> dict:
+    """Train the architecture with bnncc.nn and export it (bit-exact against onnxruntime) to folder/model.onnx."""
+    start = time.perf_counter()
+    try:
+        from bnncc.data import load_dataset
+        from bnncc.export import export
+        from bnncc.nn.train import TrainConfig, train
+
+        net = Arch(**arch).net(seed)
+        data = load_dataset(dataset, seed=seed)
+        metrics = train(net, data, TrainConfig(epochs=epochs, seed=seed, threads=threads, max_train=max_train),
+                        progress=False)
+        export(net, data[2][:256].reshape(-1, *net.input_shape), Path(folder) / "model.onnx")
+    except Exception as e:  # noqa: BLE001 - reported as the trial's result
+        return _failure(e)
+    return {"accuracy": metrics["test_accuracy"], "epochs": metrics["epochs"], "train_images": metrics["train_images"],
+            "test_images": metrics["test_images"], "train_s": round(time.perf_counter() - start, 1)}
+
+
+def measure_trial(onnx: str, part: str, fps: float | None, clock_ns: float, folder: str, dataset: str, seed: int,
+                  images: int, simulator: str) -> dict:
+    """Compile the network at its cheapest folding for `fps`, C-simulate and RTL-simulate it on `images` test
+    images (both bit-exact against the executor, else the trial fails), synthesize it with Yosys; the
+    measured LUT (logic + LUTRAM), FF (less the measurement wrapper's), BRAM18, DSP, cycles per image, FPS and
+    first-output latency, beside the estimate the compile made."""
+    start = time.perf_counter()
+    try:
+        from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
+        from bnncc.data import load_dataset
+        from bnncc.frontend import load
+
+        graph = load(onnx)
+        x = load_dataset(dataset, seed=seed)[2][:images]
+        x = x.reshape(len(x), *graph.input_type.shape)
+        opts = FpgaOptions(out=folder, part=part, fps=fps, clock_ns=clock_ns, csim=True, sim=True, synth=True,
+                           input=x, simulator=simulator)
+        report = FpgaBackend().compile(graph, opts)
+    except Exception as e:  # noqa: BLE001
+        return _failure(e)
+    ver = report["verification"]
+    if not (ver["csim"]["passed"] and ver["rtl_sim"]["passed"]):
+        return {"error": f"verification failed: csim {ver['csim']}, RTL simulation {ver['rtl_sim']}"}
+    m, sim, est = report["measured"], ver["rtl_sim"], report["estimate"]
+    cycles = sim["cycles_per_image"]
+    return {"measured": {"lut": m["lut"] + m["lutram"], "ff": m["ff"] - m["io"]["ff"], "bram18": m["bram18"],
+                         "dsp": m["dsp"], "cycles_per_image": cycles, "fps": 1e9 / (cycles * clock_ns),
+                         "latency_us": sim["latency_cycles"] * clock_ns / 1000, "tool": m["tool"],
+                         "simulator": sim["simulator"]},
+            "predicted": {k: est[k] for k in ("lut", "ff", "bram18", "dsp", "cycles_per_image", "fps", "latency_us")},
+            "verified": {"csim_vectors": ver["csim"]["vectors"], "rtl_sim_vectors": sim["vectors"],
+                         "rtl_sim_efficiency": sim["efficiency"]},
+            "measure_s": round(time.perf_counter() - start, 1)}
