@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import bnncc
+from bnncc.calibrate import space
 from bnncc.calibrate.measure import flat_terms
 from bnncc.calibrate.store import Store
 from bnncc.cost.calibrated import FORMAT, VERSION, predict
@@ -313,6 +314,7 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
     timing: dict[str, list[dict]] = defaultdict(list)
     for s in fmax_samples(store, exclude):
         timing[s["family"]].append(s)
+    focused = {d["design_key"] for d in designs if not space.pools(d["spec"].get("family"))}
     families = {}
     for family, fam_samples in sorted(by_family.items()):
         rule = memory_rule(fam_samples)
@@ -320,7 +322,7 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
         classes: dict[str, list[dict]] = defaultdict(list)
         for s in fam_samples:
             classes[s["cost_class"]].append(s)
-            if s["cost_class"] != s["kind"]:
+            if s["cost_class"] != s["kind"] and s["design_key"] not in focused:
                 classes[s["kind"]].append(s)
         fitted: dict[str, dict] = {}
         # kinds first: a class keeps its own model for a resource only where that cross-validates better on its
@@ -333,8 +335,9 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
             for r, entry in own.items():
                 pooled = kind.get(r, {}).get("oof")
                 if pooled is not None and "cv_mape" in entry:
-                    y = [s["y"][r] for s in group]
-                    if mape([pooled[s["design_key"], s["block"]] for s in group], y) <= entry["cv_mape"]:
+                    both = [(s["design_key"], s["block"]) for s in group if (s["design_key"], s["block"]) in pooled]
+                    y = [s["y"][r] for s in group if (s["design_key"], s["block"]) in pooled]
+                    if both and mape([pooled[k] for k in both], y) <= mape([entry["oof"][k] for k in both], y):
                         continue
                 fitted.setdefault(name, {})[r] = entry
         for resources in fitted.values():

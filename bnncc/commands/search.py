@@ -59,10 +59,67 @@ def run_deepbit(args: argparse.Namespace) -> int:
     return 1 if failed or w is None else 0
 
 
+def run_codesign(args: argparse.Namespace) -> int:
+    from bnncc.cost.devices import device
+    from bnncc.data import DATASETS
+    from bnncc.search import budget, codesign
+    from bnncc.search.arch import WIDTH_STEP, parse_range
+
+    if args.dataset not in DATASETS:
+        raise BnnccError(f"--dataset {args.dataset!r}: choose one of {', '.join(DATASETS)}")
+    device(args.part)
+    depths = parse_range(args.depths, "depths")
+    if max(depths) > 4:
+        raise BnnccError(f"--depths {args.depths}: the co-design space goes to depth 4")
+    opts = codesign.Options(
+        budget=budget.parse(args.budget), model=cost_model(args.cost_model), part=args.part, depths=depths,
+        widths=parse_range(args.widths, "widths", WIDTH_STEP), dataset=args.dataset, proxy_epochs=args.proxy_epochs,
+        evaluations=args.evaluations, sampler=args.sampler, seed=args.seed, clock_ns=args.clock_ns,
+        max_train=args.max_train, threads=args.threads, jobs=args.jobs, ray=args.ray)
+    codesign.make_sampler(opts.sampler, opts.seed, opts.evaluations)  # an unknown sampler before any work
+    result = codesign.run(opts, Path(args.out), progress=not args.json)
+    if args.json:
+        print(json.dumps({"out": args.out, "pareto": result["pareto"], "hypervolume": result["hypervolume"][-1],
+                          "evaluations": len(result["trials"]), "wall_s": result["wall_s"]}, sort_keys=True))
+    else:
+        for p in result["pareto"]:
+            print(f"  {100 * (1 - p['error']):6.2f} %  {p['lut']:>8,.0f} LUT  {', '.join(p['networks'])}",
+                  file=sys.stderr)
+        print(f"search: codesign: {len(result['trials'])} evaluations, hypervolume {result['hypervolume'][-1]:.4f}; "
+              f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("search", help="hardware-aware architecture search (deepbit)",
+    p = subparsers.add_parser("search", help="hardware-aware architecture search (deepbit, codesign)",
                               description="Hardware-aware architecture search on the cost charts.")
-    kinds = p.add_subparsers(dest="search", required=True, metavar="deepbit")
+    kinds = p.add_subparsers(dest="search", required=True, metavar="deepbit|codesign")
+    c = kinds.add_parser(
+        "codesign", help="multi-objective search of MLPs with a precision per layer (GP, NSGA-II or random)",
+        description="Co-design: search MLPs with a precision per hidden layer (binary, LightNN k=1, k=2) for "
+                    "accuracy (few-epoch proxy trainings) and LUTs (the calibrated model at the cheapest folding "
+                    "for the budget's FPS; the other limits are constraints) with Optuna's GP sampler, NSGA-II or "
+                    "random search. Writes OUT/search.json (every evaluation and the Pareto front), "
+                    "search.sqlite and optuna.sqlite (resumable), pareto.png, hypervolume.png, index.html.",
+        epilog="Exit codes: 0 ok, 2 bad input or an impossible budget, 130 interrupted (rerun to resume).")
+    c.add_argument("--part", default="xc7z020clg400-1", help="FPGA part (default xc7z020clg400-1)")
+    c.add_argument("--budget", required=True, help='limits as for deepbit, e.g. "fps>=10000,lut<=20000"')
+    c.add_argument("--dataset", default="mnist5k", help="mnist5k (default) or fashion-mnist")
+    c.add_argument("--depths", default="1..3", help="depths, LO..HI or a list, at most 4 (default 1..3)")
+    c.add_argument("--widths", default="16,32,64,128", help="widths, multiples of 16 (default 16,32,64,128)")
+    c.add_argument("--evaluations", type=at_least_one, default=16, help="trials to evaluate (default 16)")
+    c.add_argument("--sampler", default="gp", help="gp (default), nsga2 or random")
+    c.add_argument("--proxy-epochs", type=at_least_one, default=1, help="epochs of each proxy training (1)")
+    c.add_argument("--max-train", type=at_least_one, help="train on the first N shuffled training images only")
+    c.add_argument("--clock-ns", type=positive, default=10.0, help="clock period (default 10)")
+    c.add_argument("--cost-model", help="a fitted model file, or analytical (default: the shipped calibration)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the sampler and the trainings (default 0)")
+    c.add_argument("--threads", type=at_least_one, default=1, help="torch threads per training (default 1)")
+    c.add_argument("--jobs", type=at_least_one, default=1, help="trials evaluated at once (default 1)")
+    c.add_argument("--ray", metavar="auto|ADDRESS", help="train on this Ray cluster instead")
+    c.add_argument("-o", "--out", required=True, help="the search's folder (an existing one is resumed)")
+    c.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    c.set_defaults(fn=run_codesign)
     d = kinds.add_parser(
         "deepbit", help="the widest XNOR-net per depth within a hardware budget, trained; the most accurate wins",
         description="Deepbit on the cost charts: cost every XNOR-net of the space (depths x widths, multiples of "
@@ -91,9 +148,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="pick the cheapest candidate reaching this test accuracy (a fraction) instead of the most "
                         "accurate")
     d.add_argument("--max-train", type=at_least_one, help="train on the first N shuffled training images only")
-    d.add_argument("--measure", choices=("winner", "all", "none"), default="winner",
-                   help="what to build, verify and synthesize: the winner (default), every pick (the MACs and "
-                        "BOPs picks too), or nothing (estimates only)")
+    d.add_argument("--measure", choices=("winner", "winners", "all", "none"), default="winner",
+                   help="what to build, verify and synthesize: the winner (default), the winner and the network "
+                        "the MACs- and the BOPs-based selection choose (their most accurate pick), every pick, or "
+                        "nothing (estimates only)")
     d.add_argument("--images", type=at_least_one, default=8, help="test images C and RTL simulation check (8)")
     d.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
                    help="RTL simulator (default verilator)")

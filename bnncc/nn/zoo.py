@@ -25,7 +25,7 @@ from bnncc.errors import BnnccError
 from bnncc.nn import layers as L
 from bnncc.nn.net import BinaryBlock, QuantNet
 
-__all__ = ["MODELS", "ModelInfo", "build", "load_checkpoint", "names", "xnor_net"]
+__all__ = ["MODELS", "ModelInfo", "build", "load_checkpoint", "mixed_mlp", "names", "xnor_net"]
 
 MLP_HIDDEN = {"tfc": (64, 64, 64), "sfc": (256, 256, 256), "lfc": (1024, 1024, 1024)}
 
@@ -218,6 +218,31 @@ def xnor_net(kind: str, depth: int, width: int) -> QuantNet:
     make = _binary_mlp((width,) * depth) if kind == "mlp" else _xnor_cnn(depth, width)
     shape = (784,) if kind == "mlp" else (1, 28, 28)
     return QuantNet(f"xnor-{kind}-d{depth}-w{width}", "binary", shape, make(_Spec(False)))
+
+
+MIXED_PRECISIONS = ("binary", "pow2k1", "pow2k2")
+
+
+def mixed_mlp(width: int, precisions: tuple[str, ...], act_bits: int = 4) -> QuantNet:
+    """The co-design space's MLP: 784 -> one hidden layer of `width` per entry of `precisions` -> 10, each
+    hidden layer binary (sign activation) or LightNN k=1 / k=2 (power-of-two weights, `act_bits` unsigned
+    activations); 8-bit input codes; the classifier is binary."""
+    bad = [p for p in precisions if p not in MIXED_PRECISIONS]
+    if not precisions or bad or width < 1:
+        raise BnnccError(f"mixed MLP: precisions {list(precisions)} (each one of {', '.join(MIXED_PRECISIONS)}), "
+                         f"width {width}")
+    s = _Spec(False, act_bits=act_bits)
+    out: list[nn.Module] = [L.InputQuant()]
+    prev = 784
+    for p in precisions:
+        if p == "binary":
+            out += s.binary_fc(prev, width)
+        else:
+            out += [s.pow2_fc(prev, width, int(p[-1]), False), s.bn(width)] + s.uact()
+        prev = width
+    out += s.binary_fc(prev, 10, act=False)
+    family = "binary" if "binary" in precisions else "pow2"  # the optimizer settings of bnncc.nn.train
+    return QuantNet(f"mix-w{width}-" + "-".join(p.replace("pow2", "") for p in precisions), family, (784,), out)
 
 
 def names() -> list[str]:

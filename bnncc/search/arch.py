@@ -1,5 +1,6 @@
-"""The Deepbit space: XNOR-nets of one kind (MLP or CNN, bnncc.nn.zoo.xnor_net) over depth and width, and
-what each costs on an FPGA at its cheapest folding for the budget's FPS, predicted by a cost model."""
+"""The search spaces and what a network costs: the Deepbit space (XNOR-nets of one kind, MLP or CNN, over
+depth and width: `Arch`), the co-design space (MLPs with a precision per hidden layer: `Mixed`), and each
+network's cost on an FPGA at its cheapest folding for the budget's FPS, predicted by a cost model."""
 
 from __future__ import annotations
 
@@ -34,6 +35,40 @@ class Arch:
         return xnor_net(self.kind, self.depth, self.width)
 
 
+@dataclass(frozen=True, order=True)
+class Mixed:
+    width: int
+    precisions: tuple[str, ...]  # per hidden layer: binary | pow2k1 | pow2k2 (bnncc.nn.zoo.mixed_mlp)
+
+    kind = "mixed"
+
+    @property
+    def depth(self) -> int:
+        return len(self.precisions)
+
+    @property
+    def name(self) -> str:
+        return f"mix-w{self.width}-" + "-".join(p.replace("pow2", "") for p in self.precisions)
+
+    def to_json(self) -> dict:
+        return {"kind": "mixed", "width": self.width, "precisions": list(self.precisions)}
+
+    def net(self, seed: int = 0):
+        import torch
+
+        from bnncc.nn.zoo import mixed_mlp
+
+        torch.manual_seed(seed)
+        return mixed_mlp(self.width, self.precisions)
+
+
+def arch_of(data: dict) -> Arch | Mixed:
+    """The architecture of its JSON form (`to_json`)."""
+    if data["kind"] == "mixed":
+        return Mixed(int(data["width"]), tuple(data["precisions"]))
+    return Arch(data["kind"], int(data["depth"]), int(data["width"]))
+
+
 def parse_range(text: str, what: str, step: int = 1) -> list[int]:
     """`2..6` (inclusive, every `step`), `2,4,5` or `3`."""
     try:
@@ -63,7 +98,7 @@ def check_depths(kind: str, depths: list[int]) -> None:
         raise BnnccError(f"--depths: xnor-{kind} has depths {allowed.start}-{allowed.stop - 1}, not {bad[0]}")
 
 
-def graph_of(arch: Arch):
+def graph_of(arch: Arch | Mixed):
     """The IR of the architecture with untrained weights (seed 0): its cost depends on its shapes alone."""
     from bnncc.export import build_onnx
     from bnncc.frontend import load
@@ -75,7 +110,7 @@ def graph_of(arch: Arch):
         return load(str(path))
 
 
-def predict(arch: Arch, fps: float | None, part: str, clock_ns: float, model) -> dict:
+def predict(arch: Arch | Mixed, fps: float | None, part: str, clock_ns: float, model) -> dict:
     """The architecture's size proxies and, at the cheapest folding for `fps` (fully folded without one), the
     model's cost: lut, ff, bram18, dsp, fps, latency_us, cycles_per_image and the folding. A design that
     cannot reach `fps` or does not fit the part has `infeasible` (the reason) instead."""

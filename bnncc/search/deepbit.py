@@ -58,7 +58,7 @@ class Options:
     threads: int = 1  # torch threads per training
     jobs: int = 1
     ray: str | None = None
-    measure: str = "winner"  # winner | all | none
+    measure: str = "winner"  # winner | winners (each method's choice) | all | none
     images: int = 8  # test images that C simulation and RTL simulation check
     simulator: str = "verilator"
 
@@ -295,7 +295,15 @@ def run(opts: Options, out: Path, progress: bool = True) -> dict:
                 break
         if opts.measure == "none":
             winner = order[0]
-        result = _result(opts, chart, depths, picks, trained, measured, winner, time.perf_counter() - start)
+        # what a MACs- or BOPs-based selection ends with: its most accurate pick, whatever that costs
+        chosen = {m: max((p for p in picks[m] if Arch(**p["arch"]) in trained),
+                         key=lambda p: (trained[Arch(**p["arch"])]["accuracy"], -p["macs"]), default=None)
+                  for m in METHODS[1:]}
+        if opts.measure == "winners":
+            todo = {Arch(**p["arch"]) for p in chosen.values() if p} - set(measured)
+            measured.update(measure(opts, store, out, [(a, trained[a]) for a in sorted(todo)], progress))
+        chosen["calibrated"] = winner
+        result = _result(opts, chart, depths, picks, trained, measured, chosen, time.perf_counter() - start)
         _write(out, result)
         return result
     finally:
@@ -303,9 +311,10 @@ def run(opts: Options, out: Path, progress: bool = True) -> dict:
             store.close()
 
 
-def _row(p: dict, method: str, trained: dict, measured: dict) -> dict:
+def _row(p: dict, method: str, trained: dict, measured: dict, chosen: dict) -> dict:
     a = Arch(**p["arch"])
     row = {"method": method, "name": p["name"], "arch": p["arch"], "macs": p["macs"], "bops": p["bops"],
+           "chosen": bool(chosen.get(method) and chosen[method]["name"] == p["name"]),
            "predicted": {k: p.get(k) for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us")},
            "infeasible": p.get("infeasible")}
     if "proxy_budget" in p:
@@ -319,8 +328,8 @@ def _row(p: dict, method: str, trained: dict, measured: dict) -> dict:
     return row
 
 
-def _result(opts, chart, depths, picks, trained, measured, winner, wall_s) -> dict:
-    rows = [_row(p, m, trained, measured) for m in METHODS for p in picks[m]]
+def _result(opts, chart, depths, picks, trained, measured, chosen, wall_s) -> dict:
+    rows = [_row(p, m, trained, measured, chosen) for m in METHODS for p in picks[m]]
     return {
         "format": "bnncc-search", "version": 1, "search": "deepbit", "bnncc_version": bnncc.__version__,
         "options": {"budget": opts.budget.to_json(), "part": opts.part, "kind": opts.kind, "depths": opts.depths,
@@ -329,9 +338,7 @@ def _result(opts, chart, depths, picks, trained, measured, winner, wall_s) -> di
                     "measure": opts.measure, "images": opts.images, "simulator": opts.simulator},
         "cost_model": {k: v for k, v in opts.model.describe().items() if k in ("name", "kind", "file", "fitted")},
         "chart": chart, "depths": depths, "picks": rows,
-        "winner": next((r for r in rows if r["method"] == "calibrated" and winner and r["name"] == winner["name"]),
-                       None),
-        "measured_winner": bool(winner and Arch(**winner["arch"]) in measured),
+        "winner": next((r for r in rows if r["method"] == "calibrated" and r["chosen"]), None),
         "wall_s": round(wall_s, 1),
     }
 

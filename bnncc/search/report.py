@@ -74,3 +74,39 @@ def render(result: dict) -> dict[str, bytes]:
     page = _page_environment().get_template("search/index.html.j2").render(
         r=result, version=bnncc.__version__, images={k: base64.b64encode(v).decode() for k, v in images.items()})
     return {**images, "index.html": page.encode()}
+
+
+def codesign_pngs(result: dict) -> dict[str, bytes]:
+    fig, axes = _figure(6.5, 4.5, cols=1)
+    ax = axes[0]
+    ok = [t for t in result["trials"] if t["violation"] <= 0]
+    bad = [t for t in result["trials"] if t["violation"] > 0]
+    if bad:
+        ax.scatter([t["lut"] for t in bad], [100 * (1 - t["error"]) for t in bad], marker="x", color="tab:gray",
+                   label="outside the budget")
+    ax.scatter([t["lut"] for t in ok], [100 * (1 - t["error"]) for t in ok], color="tab:blue", label="evaluated")
+    front = result["pareto"]
+    if front:
+        ax.step([p["lut"] for p in front], [100 * (1 - p["error"]) for p in front], where="post", color="tab:red",
+                label="Pareto front")
+    ax.set_xlabel("predicted LUT at the cheapest folding")
+    ax.set_ylabel(f"proxy test accuracy, % ({result['options']['dataset']})")
+    ax.set_title(f"co-design, {result['options']['sampler']} sampler", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    pareto = _png(fig)
+    fig, axes = _figure(6.5, 3.6, cols=1)
+    hv = result["hypervolume"]
+    axes[0].plot(range(1, len(hv) + 1), hv, marker=".")
+    axes[0].set_xlabel("evaluations")
+    axes[0].set_ylabel("hypervolume (share of the reference box)")
+    axes[0].set_title("hypervolume against evaluations", fontsize=9)
+    axes[0].grid(True, alpha=0.3)
+    return {"pareto.png": pareto, "hypervolume.png": _png(fig)}
+
+
+def render_codesign(result: dict) -> dict[str, bytes]:
+    images = codesign_pngs(result)
+    page = _page_environment().get_template("search/codesign.html.j2").render(
+        r=result, version=bnncc.__version__, images={k: base64.b64encode(v).decode() for k, v in images.items()})
+    return {**images, "index.html": page.encode()}

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bnncc.errors import printable
-from bnncc.search.arch import Arch
+from bnncc.search.arch import arch_of
 
 
 def _failure(e: BaseException) -> dict:
@@ -24,7 +24,7 @@ def train_trial(arch: dict, dataset: str, epochs: int, seed: int, threads: int, 
         from bnncc.export import export
         from bnncc.nn.train import TrainConfig, train
 
-        net = Arch(**arch).net(seed)
+        net = arch_of(arch).net(seed)
         data = load_dataset(dataset, seed=seed)
         metrics = train(net, data, TrainConfig(epochs=epochs, seed=seed, threads=threads, max_train=max_train),
                         progress=False)
