@@ -90,6 +90,19 @@ def run_codesign(args: argparse.Namespace) -> int:
     return 0
 
 
+def shared_options(p: argparse.ArgumentParser) -> None:
+    """The options every search takes: training, cost model, where trials run, the output folder."""
+    p.add_argument("--max-train", type=at_least_one, help="train on the first N shuffled training images only")
+    p.add_argument("--clock-ns", type=positive, default=10.0, help="clock period (default 10)")
+    p.add_argument("--cost-model", help="a fitted model file, or analytical (default: the shipped calibration)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the shuffling and a sampler (default 0)")
+    p.add_argument("--threads", type=at_least_one, default=1, help="torch threads per training (default 1)")
+    p.add_argument("--jobs", type=at_least_one, default=1, help="trials run at once in local workers (default 1)")
+    p.add_argument("--ray", metavar="auto|ADDRESS", help="run the trials as Ray tasks on this cluster instead")
+    p.add_argument("-o", "--out", required=True, help="the search's folder (an existing one is resumed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("search", help="hardware-aware architecture search (deepbit, codesign)",
                               description="Hardware-aware architecture search on the cost charts.")
@@ -110,15 +123,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     c.add_argument("--evaluations", type=at_least_one, default=16, help="trials to evaluate (default 16)")
     c.add_argument("--sampler", default="gp", help="gp (default), nsga2 or random")
     c.add_argument("--proxy-epochs", type=at_least_one, default=1, help="epochs of each proxy training (1)")
-    c.add_argument("--max-train", type=at_least_one, help="train on the first N shuffled training images only")
-    c.add_argument("--clock-ns", type=positive, default=10.0, help="clock period (default 10)")
-    c.add_argument("--cost-model", help="a fitted model file, or analytical (default: the shipped calibration)")
-    c.add_argument("--seed", type=int, default=0, help="seed of the sampler and the trainings (default 0)")
-    c.add_argument("--threads", type=at_least_one, default=1, help="torch threads per training (default 1)")
-    c.add_argument("--jobs", type=at_least_one, default=1, help="trials evaluated at once (default 1)")
-    c.add_argument("--ray", metavar="auto|ADDRESS", help="train on this Ray cluster instead")
-    c.add_argument("-o", "--out", required=True, help="the search's folder (an existing one is resumed)")
-    c.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    shared_options(c)
     c.set_defaults(fn=run_codesign)
     d = kinds.add_parser(
         "deepbit", help="the widest XNOR-net per depth within a hardware budget, trained; the most accurate wins",
@@ -147,7 +152,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     d.add_argument("--accuracy-target", type=float,
                    help="pick the cheapest candidate reaching this test accuracy (a fraction) instead of the most "
                         "accurate")
-    d.add_argument("--max-train", type=at_least_one, help="train on the first N shuffled training images only")
     d.add_argument("--measure", choices=("winner", "winners", "all", "none"), default="winner",
                    help="what to build, verify and synthesize: the winner (default), the winner and the network "
                         "the MACs- and the BOPs-based selection choose (their most accurate pick), every pick, or "
@@ -155,13 +159,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     d.add_argument("--images", type=at_least_one, default=8, help="test images C and RTL simulation check (8)")
     d.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
                    help="RTL simulator (default verilator)")
-    d.add_argument("--clock-ns", type=positive, default=10.0, help="clock period (default 10)")
-    d.add_argument("--cost-model", help="a fitted model file, or analytical (default: the shipped calibration)")
-    d.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
-    d.add_argument("--threads", type=at_least_one, default=1, help="torch threads per training (default 1)")
-    d.add_argument("--jobs", type=at_least_one, default=1, help="local worker processes (default 1)")
-    d.add_argument("--ray", metavar="auto|ADDRESS", help="run trials as Ray tasks on this cluster instead")
-    d.add_argument("-o", "--out", required=True, help="the search's folder (an existing one is resumed)")
-    d.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    shared_options(d)
     d.set_defaults(fn=run_deepbit)
     return p

@@ -188,7 +188,8 @@ def _costs(opts: Options, store: TrialStore, nets: list[Mixed], progress: bool) 
     return out
 
 
-def _trainer(opts: Options, store: TrialStore, out: Path) -> Callable[[list[Mixed]], dict[Mixed, dict]]:
+def _trainer(opts: Options, store: TrialStore, out: Path,
+             progress: bool = False) -> Callable[[list[Mixed]], dict[Mixed, dict]]:
     def train(nets: list[Mixed]) -> dict[Mixed, dict]:
         got, todo = {}, []
         for n in dict.fromkeys(nets):
@@ -202,8 +203,10 @@ def _trainer(opts: Options, store: TrialStore, out: Path) -> Callable[[list[Mixe
                 todo.append((n, key, inputs))
         calls = [(n.to_json(), opts.dataset, opts.proxy_epochs, opts.seed, opts.threads, opts.max_train,
                   str(out / "trials" / f"{n.name}-{key[:8]}")) for n, key, _ in todo]
-        for i, result in map_tasks(tasks.train_trial, calls, jobs=opts.jobs, ray=opts.ray, num_cpus=opts.threads,
-                                   start="spawn"):
+        results = map_tasks(tasks.train_trial, calls, jobs=opts.jobs, ray=opts.ray, num_cpus=opts.threads,
+                            start="spawn")
+        for i, result in tqdm(results, total=len(calls), desc="codesign: training", unit="net", file=sys.stderr,
+                              disable=not progress or len(calls) < 2):
             n, key, inputs = todo[i]
             store.put(key, "train", n.name, inputs, result, result.get("train_s", 0.0))
             if "error" in result:
@@ -263,7 +266,4 @@ def _write(out: Path, result: dict) -> None:
 
     files = report.render_codesign(result)
     files["search.json"] = (json.dumps(result, indent=1, sort_keys=True) + "\n").encode()
-    for name, data in files.items():
-        tmp = out / f".{name}.partial"
-        tmp.write_bytes(data)
-        tmp.replace(out / name)
+    report.write(out, files)

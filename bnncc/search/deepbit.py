@@ -349,10 +349,7 @@ def _write(out: Path, result: dict) -> None:
 
     files = report.render(result)
     files["search.json"] = (json.dumps(result, indent=1, sort_keys=True) + "\n").encode()
-    for name, data in files.items():
-        tmp = out / f".{name}.partial"
-        tmp.write_bytes(data)
-        tmp.replace(out / name)
+    report.write(out, files)
     w = result["winner"]
     if w is None:
         return

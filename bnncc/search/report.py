@@ -12,6 +12,14 @@ from bnncc.calibrate.charts import _figure, _page_environment, _png
 MARKERS = {"calibrated": ("o", "tab:blue"), "macs": ("s", "tab:orange"), "bops": ("^", "tab:green")}
 
 
+def write(out, files: dict[str, bytes]) -> None:
+    """Each file written beside its place and renamed into it: a reader sees the old file or the new one."""
+    for name, data in files.items():
+        tmp = out / f".{name}.partial"
+        tmp.write_bytes(data)
+        tmp.replace(out / name)
+
+
 def chart_png(result: dict) -> bytes:
     budget = result["options"]["budget"]
     panels = [("lut", "predicted LUT at the cheapest folding"), ("fps", "predicted FPS")]
