@@ -140,3 +140,25 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     rc, _, err = search("--budget", BUDGET, *TINY, "-o", str(other))
     assert rc == 2 and "not a search's folder" in err
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("target, budget, source", [("rram", "energy_pj<=70000", "rram-model"),
+                                                    ("gpu", "latency_us<=12", "gpu-model"),
+                                                    ("cpu", "latency_us<=100000", "cpu-measured")])
+def test_other_targets_search_on_their_own_costs(target: str, budget: str, source: str, tmp_path: Path) -> None:
+    out = tmp_path / target
+    rc, res, err = search("--target", target, "--budget", budget, *TINY[:-2], "--widths", "16..48",
+                          "--depths", "1..2", "-o", str(out))
+    assert rc == 0, err
+    b = budgets.parse(budget)
+    result = json.loads((out / "search.json").read_text())
+    assert all(source.split("-")[0] in p["source"] for p in result["chart"])
+    w = result["winner"]
+    got = {**w.get("modelled", {}), **w["measured"]}
+    assert got["source"] == source and not b.violations(got)  # modelled numbers are never labelled measured
+    assert ("latency_us" in w["measured"]) == (target == "cpu")
+    if target == "rram":
+        assert w["verified"]["crossbar_sim_vectors"] == 4
+        assert (out / "winner" / "project" / "rram").is_dir()
+    rc, _, err = search("--target", target, "--budget", "lut<=100", *TINY, "-o", str(tmp_path / "x"))
+    assert rc == 2 and "not a cost of --target" in err

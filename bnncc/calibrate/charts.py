@@ -65,7 +65,7 @@ def grid_costs(model, widths=WIDTHS, depths=DEPTHS, fps: float = CHART_FPS, part
     from bnncc.backends.rram.config import RramConfig
     from bnncc.backends.rram.estimate import estimate as rram_estimate
     from bnncc.backends.rram.mapper import map_graph
-    from bnncc.calibrate.measure import _layers, gpu_roofline
+    from bnncc.calibrate.measure import gpu_roofline, matrix_layers
     from bnncc.errors import BnnccError
     from bnncc.frontend import load
 
@@ -84,7 +84,7 @@ def grid_costs(model, widths=WIDTHS, depths=DEPTHS, fps: float = CHART_FPS, part
                     pass
                 rram = rram_estimate(map_graph(graph, RramConfig()))
                 row.update(rram_energy_pj=rram["energy_pj"], rram_area_mm2=rram["area_mm2"],
-                           gpu_latency_us=gpu_roofline(_layers(graph)) * 1e6)
+                           gpu_latency_us=gpu_roofline(matrix_layers(graph)) * 1e6)
                 out.append(row)
     return out
 

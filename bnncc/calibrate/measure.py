@@ -257,7 +257,7 @@ def _fpga(spec, graph, df, part, settings, features) -> list[Row]:
 # -- cpu -------------------------------------------------------------------------------------------
 
 
-def _pinned(fn, repeats: int) -> float:
+def pinned_seconds(fn, repeats: int) -> float:
     """Minimum wall time of `repeats` calls of `fn` on one core with one BLAS thread."""
     from threadpoolctl import threadpool_limits
 
@@ -292,16 +292,16 @@ def _cpu(spec, graph, df, part, settings, features) -> list[Row]:
     name = session.get_inputs()[0].name
     tools = tool_versions("cpu", part)
     load = {"load_avg": round(os.getloadavg()[0], 2)}
-    return [Row("latency_s", _pinned(lambda: run(graph, x), settings.repeats), "cpu-measured",
+    return [Row("latency_s", pinned_seconds(lambda: run(graph, x), settings.repeats), "cpu-measured",
                 f"bnncc {bnncc.__version__} executor, numpy {tools['numpy']}, {tools['cpu']}", params=load),
-            Row("latency_ort_s", _pinned(lambda: session.run(None, {name: x}), settings.repeats), "cpu-measured",
-                f"onnxruntime {tools['onnxruntime']}, {tools['cpu']}", params=load)]
+            Row("latency_ort_s", pinned_seconds(lambda: session.run(None, {name: x}), settings.repeats),
+                "cpu-measured", f"onnxruntime {tools['onnxruntime']}, {tools['cpu']}", params=load)]
 
 
 # -- gpu -------------------------------------------------------------------------------------------
 
 
-def _layers(graph) -> list[tuple[int, int, int]]:
+def matrix_layers(graph) -> list[tuple[int, int, int]]:
     """(MW, MH, pixels) of every matrix layer."""
     out = []
     for n in graph.nodes:
@@ -323,7 +323,7 @@ def gpu_roofline(layers: list[tuple[int, int, int]], gpu: str = DEFAULT_GPU, bat
 
 
 def _gpu(spec, graph, df, part, settings, features) -> list[Row]:
-    layers = _layers(graph)
+    layers = matrix_layers(graph)
     name = _gpu_name()
     if name is None:
         return [Row("latency_s", gpu_roofline(layers), "gpu-model", f"binary-GEMM roofline of {DEFAULT_GPU}",

@@ -15,23 +15,27 @@ TARGETS = ("fpga", "rram", "cpu", "gpu")
 
 
 def run_deepbit(args: argparse.Namespace) -> int:
-    from bnncc.cost.devices import device
+    from bnncc.commands.calibrate import DEFAULT_PARTS, check_part
     from bnncc.data import DATASETS
     from bnncc.search import budget, deepbit
-    from bnncc.search.arch import WIDTH_STEP, check_depths, parse_range
+    from bnncc.search.arch import PRIMARY, WIDTH_STEP, check_depths, parse_range
 
-    if args.target != "fpga":
-        raise BnnccError(f"search deepbit --target {args.target}: only fpga is searched so far (the {args.target} "
-                         "cost charts have no calibrated model to search on)")
     if args.dataset not in DATASETS:
         raise BnnccError(f"--dataset {args.dataset!r}: choose one of {', '.join(DATASETS)}")
-    device(args.part)
+    part = check_part(args.target, args.part or DEFAULT_PARTS[args.target])
     depths = parse_range(args.depths, "depths")
     check_depths(args.kind, depths)
     if args.accuracy_target is not None and not 0 < args.accuracy_target <= 1:
         raise BnnccError(f"--accuracy-target {args.accuracy_target}: give a fraction in (0, 1], e.g. 0.85")
+    limits = budget.parse(args.budget)
+    allowed = {"fpga": {"lut", "ff", "bram18", "dsp", "fps", "latency_us"},
+               "rram": {"area_mm2", "energy_pj", "latency_us", "fps"}}.get(args.target, {"latency_us", "fps"})
+    wrong = [m for m, _ in limits.limits if m not in allowed]
+    if wrong:
+        raise BnnccError(f"--budget: {wrong[0]} is not a cost of --target {args.target}; it has "
+                         f"{', '.join(sorted(allowed))}")
     opts = deepbit.Options(
-        budget=budget.parse(args.budget), model=cost_model(args.cost_model), part=args.part, kind=args.kind,
+        budget=limits, model=cost_model(args.cost_model), part=part, kind=args.kind, target=args.target,
         depths=depths, widths=parse_range(args.widths, "widths", WIDTH_STEP), dataset=args.dataset,
         epochs=args.epochs, seed=args.seed, accuracy_target=args.accuracy_target, clock_ns=args.clock_ns,
         max_train=args.max_train, threads=args.threads, jobs=args.jobs, ray=args.ray, measure=args.measure,
@@ -43,19 +47,27 @@ def run_deepbit(args: argparse.Namespace) -> int:
         print(json.dumps({"out": args.out, "winner": w, "picks": result["picks"], "depths": result["depths"],
                           "wall_s": result["wall_s"]}, sort_keys=True))
     else:
+        cost = PRIMARY[args.target]
         for p in result["picks"]:
             acc = f"{100 * p['accuracy']:.2f} %" if "accuracy" in p else "-"
-            lut = f"{p['predicted']['lut']:,}" if p["predicted"]["lut"] is not None else "-"
-            meas = f"{p['measured']['lut']:,} LUT, {p['measured']['fps']:,.0f} FPS measured" if "measured" in p else ""
-            print(f"  {p['method']:<11}{p['name']:<22}accuracy {acc:>8}  predicted {lut:>8} LUT  {meas}",
-                  file=sys.stderr)
-        if w:
+            pred = p["predicted"].get(cost)
+            got = {**p.get("modelled", {}), **p.get("measured", {})}
+            built = f"built: {got[cost]:,.6g} {cost}, {got['fps']:,.0f} FPS" if cost in got else ""
+            print(f"  {p['method']:<11}{p['name']:<22}accuracy {acc:>8}  predicted "
+                  f"{f'{pred:,.6g}' if pred is not None else '-':>10} {cost}  {built}", file=sys.stderr)
+        if w and "measured" in w and "lut" in w["measured"]:
             how = (f"measured {w['measured']['lut']:,} LUT and {w['measured']['fps']:,.0f} FPS, C and RTL simulation "
-                   "bit-exact" if "measured" in w else "not measured (--measure none)")
+                   "bit-exact")
+        elif w and "verified" in w:
+            how = "built: " + ", ".join(f"{k} {v:,.6g}" for k, v in {**w.get("modelled", {}), **w["measured"]}.items()
+                                        if not isinstance(v, str))
+        else:
+            how = "not built (--measure none)"
+        if w:
             print(f"search: {w['name']}: {100 * w['accuracy']:.2f} % on {args.dataset}; {how}; wrote {args.out}",
                   file=sys.stderr)
         else:
-            print("search: no candidate met the budget when measured (see search.json)", file=sys.stderr)
+            print("search: no candidate met the budget when built (see search.json)", file=sys.stderr)
     return 1 if failed or w is None else 0
 
 
@@ -137,11 +149,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         epilog="Exit codes: 0 ok, 1 a measured design failed verification or no candidate met the budget when "
                "measured, 2 bad input or an impossible budget (the cheapest design's cost is printed; nothing is "
                "written), 130 interrupted (finished trials are kept: run the same command to resume).")
-    d.add_argument("--target", choices=TARGETS, default="fpga", help="what the budget is for (fpga)")
-    d.add_argument("--part", default="xc7z020clg400-1", help="FPGA part (default xc7z020clg400-1)")
+    d.add_argument("--target", choices=TARGETS, default="fpga",
+                   help="fpga (calibrated model; the winner synthesized), rram (the RRAM model; the winner "
+                        "crossbar-simulated), gpu (roofline model), cpu (executor latency measured here)")
+    d.add_argument("--part", help="fpga: an FPGA part (default xc7z020clg400-1); rram: a crossbar ROWSxCOLS "
+                                  "(default 128x128); gpu: a GPU of the roofline table (default nvidia-h200); "
+                                  "cpu: host")
     d.add_argument("--budget", required=True,
-                   help='limits, comma-separated: lut<=N, ff<=N, bram18<=N, dsp<=N, fps>=N, latency_us<=N '
-                        '(k and M suffixes), e.g. "lut<=20000,fps>=10000"')
+                   help='limits, comma-separated (k and M suffixes): fpga lut<=N, ff<=N, bram18<=N, dsp<=N; rram '
+                        'area_mm2<=N, energy_pj<=N; every target fps>=N, latency_us<=N; e.g. '
+                        '"lut<=20000,fps>=10000"')
     d.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist (default) or mnist5k")
     d.add_argument("--kind", default="mlp", choices=("mlp", "cnn"),
                    help="mlp: 784 -> depth x width -> 10; cnn: depth 3x3 convolutions of width channels, 2x2 "

@@ -110,18 +110,65 @@ def graph_of(arch: Arch | Mixed):
         return load(str(path))
 
 
-def predict(arch: Arch | Mixed, fps: float | None, part: str, clock_ns: float, model) -> dict:
-    """The architecture's size proxies and, at the cheapest folding for `fps` (fully folded without one), the
-    model's cost: lut, ff, bram18, dsp, fps, latency_us, cycles_per_image and the folding. A design that
-    cannot reach `fps` or does not fit the part has `infeasible` (the reason) instead."""
-    from bnncc.backends.fpga.driver import FpgaOptions, plan
+TARGETS = ("fpga", "rram", "gpu", "cpu")
+PRIMARY = {"fpga": "lut", "rram": "energy_pj", "gpu": "latency_us", "cpu": "latency_us"}  # the cost charted
+# where each target's numbers come from: a model, or a measurement on this machine
+SOURCES = {"fpga": "calibrated cost model (Yosys-fitted) at the cheapest folding", "rram": "rram-model",
+           "gpu": "gpu-model (binary-GEMM roofline)", "cpu": "cpu-measured (bnncc executor, one pinned core)"}
+
+
+def predict(arch: Arch | Mixed, fps: float | None, part: str, clock_ns: float, model, target: str = "fpga") -> dict:
+    """The architecture's size proxies and its cost on the target: fpga — at the cheapest folding for `fps`
+    (fully folded without one), the model's lut, ff, bram18, dsp, fps, latency_us, cycles_per_image and the
+    folding; rram (`part` a crossbar ROWSxCOLS) — the RRAM model's area_mm2, energy_pj, latency_us, fps; gpu
+    (`part` a GPU of the roofline table) — the roofline's latency_us and fps; cpu — the executor's latency
+    on this machine, measured (minimum of 5 runs of one image on one core). A design that cannot be built
+    has `infeasible` (the reason) instead."""
     from bnncc.calibrate.measure import graph_proxies
 
     graph = graph_of(arch)
-    out = {"arch": arch.to_json(), "name": arch.name, **graph_proxies(graph)}
+    out = {"arch": arch.to_json(), "name": arch.name, **graph_proxies(graph), "source": SOURCES[target]}
     try:
-        est = plan(graph, FpgaOptions(part=part, fps=fps, clock_ns=clock_ns, model=model)).estimate
+        return {**out, **_COSTS[target](graph, fps, part, clock_ns, model)}
     except BnnccError as e:
         return {**out, "infeasible": str(e)}
-    return {**out, **{k: est[k] for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "cycles_per_image")},
+
+
+def _fpga(graph, fps, part, clock_ns, model) -> dict:
+    from bnncc.backends.fpga.driver import FpgaOptions, plan
+
+    est = plan(graph, FpgaOptions(part=part, fps=fps, clock_ns=clock_ns, model=model)).estimate
+    return {**{k: est[k] for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "cycles_per_image")},
             "folding": {b["block"]: b["folding"] for b in est["blocks"] if b["folding"]}}
+
+
+def _rram(graph, fps, part, clock_ns, model) -> dict:
+    from bnncc.backends.rram.config import RramConfig, parse_xbar
+    from bnncc.backends.rram.estimate import estimate
+    from bnncc.backends.rram.mapper import map_graph
+
+    rows, cols = parse_xbar(part)
+    est = estimate(map_graph(graph, RramConfig(rows=rows, cols=cols)))
+    return {"area_mm2": est["area_mm2"], "energy_pj": est["energy_pj"], "latency_us": est["latency_ns"] / 1000,
+            "fps": 1e9 / est["latency_ns"]}
+
+
+def _gpu(graph, fps, part, clock_ns, model) -> dict:
+    from bnncc.calibrate.measure import gpu_roofline, matrix_layers
+
+    seconds = gpu_roofline(matrix_layers(graph), part)
+    return {"latency_us": seconds * 1e6, "fps": 1 / seconds}
+
+
+def _cpu(graph, fps, part, clock_ns, model) -> dict:
+    import numpy as np
+
+    from bnncc.calibrate.measure import pinned_seconds
+    from bnncc.ir.executor import run
+
+    x = np.zeros((1, *graph.input_type.shape), dtype=np.float32)
+    seconds = pinned_seconds(lambda: run(graph, x), 5)
+    return {"latency_us": seconds * 1e6, "fps": 1 / seconds}
+
+
+_COSTS = {"fpga": _fpga, "rram": _rram, "gpu": _gpu, "cpu": _cpu}

@@ -11,7 +11,8 @@ from bnncc.errors import BnnccError
 # metric -> the direction it is bounded in, and what it means
 LIMITS = {"lut": ("<=", "LUTs (logic + LUTRAM)"), "ff": ("<=", "flip-flops"), "bram18": ("<=", "BRAM18 blocks"),
           "dsp": ("<=", "DSP slices"), "fps": (">=", "images per second at the clock"),
-          "latency_us": ("<=", "first-output latency in microseconds")}
+          "latency_us": ("<=", "first-output latency in microseconds"),
+          "area_mm2": ("<=", "RRAM: crossbar and periphery area"), "energy_pj": ("<=", "RRAM: energy per image")}
 _TERM = re.compile(r"^([a-z_0-9]+)(<=|>=)([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)([km]?)$")
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6}
 

@@ -34,7 +34,7 @@ from bnncc.cost.devices import DEFAULT_PART, device
 from bnncc.cost.model import CostModel
 from bnncc.errors import BnnccError
 from bnncc.search import tasks
-from bnncc.search.arch import WIDTH_STEP, Arch, predict
+from bnncc.search.arch import PRIMARY, WIDTH_STEP, Arch, predict
 from bnncc.search.budget import Budget
 from bnncc.search.trials import TrialStore, is_search_folder, trial_key
 
@@ -59,6 +59,7 @@ class Options:
     jobs: int = 1
     ray: str | None = None
     measure: str = "winner"  # winner | winners (each method's choice) | all | none
+    target: str = "fpga"  # fpga | rram | gpu | cpu (arch.TARGETS)
     images: int = 8  # test images that C simulation and RTL simulation check
     simulator: str = "verilator"
 
@@ -68,8 +69,9 @@ class Options:
 
 
 def _cost_inputs(opts: Options, arch: Arch) -> dict:
-    return {"arch": arch.to_json(), "part": opts.part, "clock_ns": opts.clock_ns, "fps": opts.budget.fps,
-            "model": opts.model_id(), "bnncc": bnncc.__version__}
+    out = {"arch": arch.to_json(), "part": opts.part, "clock_ns": opts.clock_ns, "fps": opts.budget.fps,
+           "model": opts.model_id(), "bnncc": bnncc.__version__}
+    return out if opts.target == "fpga" else {**out, "target": opts.target}
 
 
 def _train_inputs(opts: Options, arch: Arch) -> dict:
@@ -78,12 +80,14 @@ def _train_inputs(opts: Options, arch: Arch) -> dict:
 
 
 def _measure_inputs(opts: Options, train_key: str) -> dict:
-    return {"train": train_key, "part": opts.part, "fps": opts.budget.fps, "clock_ns": opts.clock_ns,
-            "images": opts.images, "simulator": opts.simulator, "bnncc": bnncc.__version__}
+    out = {"train": train_key, "part": opts.part, "fps": opts.budget.fps, "clock_ns": opts.clock_ns,
+           "images": opts.images, "simulator": opts.simulator, "bnncc": bnncc.__version__}
+    return out if opts.target == "fpga" else {**out, "target": opts.target}
 
 
-def _predict_point(arch: dict, fps: float | None, part: str, clock_ns: float, model: CostModel) -> dict:
-    return predict(Arch(**arch), fps, part, clock_ns, model)
+def _predict_point(arch: dict, fps: float | None, part: str, clock_ns: float, model: CostModel,
+                   target: str) -> dict:
+    return predict(Arch(**arch), fps, part, clock_ns, model, target)
 
 
 # -- 1. the chart ----------------------------------------------------------------------------------
@@ -100,11 +104,11 @@ def scan(opts: Options, store: TrialStore | None, progress: bool) -> list[dict]:
             points[a] = cached
         else:
             todo.append(a)
-    calls = [(a.to_json(), opts.budget.fps, opts.part, opts.clock_ns, opts.model) for a in todo]
+    calls = [(a.to_json(), opts.budget.fps, opts.part, opts.clock_ns, opts.model, opts.target) for a in todo]
+    jobs = 1 if opts.target == "cpu" else min(opts.jobs, max(1, len(calls) // 8))  # timings run alone
     with tqdm(total=len(archs), initial=len(archs) - len(todo), desc="search: cost chart", unit="net",
               file=sys.stderr, disable=not progress) as bar:
-        for i, point in map_tasks(_predict_point, calls, jobs=min(opts.jobs, max(1, len(calls) // 8)),
-                                  start="spawn"):
+        for i, point in map_tasks(_predict_point, calls, jobs=jobs, start="spawn"):
             points[todo[i]] = point
             bar.update(1)
     return [{**points[a], "new": a in todo} for a in archs]
@@ -126,11 +130,33 @@ def _bisect(points: list[dict], budget: Budget) -> int | None:
     return best
 
 
+def proxy_budgets(opts: Options, chart: list[dict]) -> dict[str, float | None]:
+    """The MAC and the BOP budget a MACs- or BOPs-based selection works with. FPGA: the LUT budget (the part's
+    LUTs without one) over the LUT-per-MAC (per-BOP) ratio the calibration store gives. The other targets:
+    each limit over its own per-MAC ratio fitted on the chart (the ratio of sums; an FPS limit as latency,
+    1 / FPS), the tightest of them."""
+    if opts.target == "fpga":
+        dev = device(opts.part)
+        lut = opts.budget.bound("lut") or dev.lut
+        ratios = {m: opts.model.lut_per(m[:-1], "binary", dev) for m in ("macs", "bops")}
+        return {m: lut / r if r else None for m, r in ratios.items()}
+    costed = [p for p in chart if "infeasible" not in p]
+    out: dict[str, float | None] = {}
+    for m in ("macs", "bops"):
+        bounds = []
+        for metric, bound in opts.budget.limits:
+            value = (lambda p: 1 / p["fps"]) if metric == "fps" else (lambda p, k=metric: p.get(k))
+            pts = [(value(p), p[m]) for p in costed if value(p) is not None]
+            if pts and sum(x for _, x in pts):
+                ratio = sum(v for v, _ in pts) / sum(x for _, x in pts)
+                bounds.append((1 / bound if metric == "fps" else bound) / ratio)
+        out[m] = min(bounds) if bounds else None
+    return out
+
+
 def select(opts: Options, chart: list[dict]) -> tuple[dict[str, list[dict]], list[dict]]:
     """Per method, the widest network per depth it picks; and per depth what the scan says of monotonicity."""
-    dev = device(opts.part)
-    lut_budget = opts.budget.bound("lut") or dev.lut
-    ratios = {m: opts.model.lut_per(m[:-1], "binary", dev) for m in ("macs", "bops")}
+    proxy = proxy_budgets(opts, chart)
     picks: dict[str, list[dict]] = {m: [] for m in METHODS}
     depths = []
     for d in opts.depths:
@@ -142,11 +168,11 @@ def select(opts: Options, chart: list[dict]) -> tuple[dict[str, list[dict]], lis
         monotone = ok == sorted(ok, reverse=True)
         row = {"depth": d, "widest": feasible[-1]["arch"]["width"] if feasible else None, "monotone": monotone,
                "bisection": _bisect(pts, opts.budget)}
-        for m, ratio in ratios.items():
-            under = [p for p in pts if ratio and p[m] * ratio <= lut_budget]
+        for m, bound in proxy.items():
+            under = [p for p in pts if bound and p[m] <= bound]
             row[f"{m}_widest"] = under[-1]["arch"]["width"] if under else None  # None: nothing under its budget
             if under:
-                picks[m].append({**under[-1], "proxy_budget": lut_budget / ratio})
+                picks[m].append({**under[-1], "proxy_budget": bound})
         depths.append(row)
     return picks, depths
 
@@ -156,10 +182,12 @@ def impossible(opts: Options, chart: list[dict]) -> BnnccError:
     if not costed:
         return BnnccError(f"--budget {opts.budget.text()}: no network of the space can be built for {opts.part} "
                           f"at this rate ({chart[0]['infeasible']})")
-    cheapest = min(costed, key=lambda p: (p["lut"], -p["fps"]))
+    cost = PRIMARY[getattr(opts, "target", "fpga")]
+    cheapest = min(costed, key=lambda p: (p[cost], -p["fps"]))
+    shown = ", ".join(f"{cheapest[k]:,.6g} {k.upper() if k == 'lut' else k}" for k in (cost, "fps", "bram18")
+                      if k in cheapest)
     return BnnccError(f"--budget {opts.budget.text()}: no network of the space meets it; the cheapest, "
-                      f"{cheapest['name']}, is predicted at {cheapest['lut']:,} LUT, {cheapest['fps']:,.0f} FPS, "
-                      f"{cheapest['bram18']} BRAM18 ({'; '.join(opts.budget.violations(cheapest))})")
+                      f"{cheapest['name']}, is predicted at {shown} ({'; '.join(opts.budget.violations(cheapest))})")
 
 
 # -- 2. training and measuring ---------------------------------------------------------------------
@@ -214,7 +242,7 @@ def measure(opts: Options, store: TrialStore, out: Path, trained: list[tuple[Arc
             done[a] = {**cached, "key": key}
         else:
             todo.append((a, t, key))
-    calls = [(str(out / t["onnx"]), opts.part, opts.budget.fps, opts.clock_ns,
+    calls = [(opts.target, str(out / t["onnx"]), opts.part, opts.budget.fps, opts.clock_ns,
               str(_trial_folder(out, a, t["key"]) / "project"), opts.dataset, opts.seed, opts.images,
               opts.simulator) for a, t, _ in todo]
     with tqdm(total=len(trained), initial=len(done), desc="search: verify + synthesize", unit="net",
@@ -224,8 +252,9 @@ def measure(opts: Options, store: TrialStore, out: Path, trained: list[tuple[Arc
             if "error" in result:
                 tqdm.write(f"bnncc: search: measuring {a.name} failed: {result['error']}", file=sys.stderr)
             else:
-                result["project"] = str(_trial_folder(out, a, t["key"]).relative_to(out) / "project")
-                result["violations"] = opts.budget.violations(result["measured"])
+                if result.get("project"):
+                    result["project"] = str(_trial_folder(out, a, t["key"]).relative_to(out) / "project")
+                result["violations"] = opts.budget.violations({**result.get("modelled", {}), **result["measured"]})
             store.put(key, "measure", a.name, _measure_inputs(opts, t["key"]), result, result.get("measure_s", 0.0))
             done[a] = {**result, "key": key}
             bar.update(1)
@@ -235,11 +264,12 @@ def measure(opts: Options, store: TrialStore, out: Path, trained: list[tuple[Arc
 def _preference(opts: Options, candidates: list[dict]) -> list[dict]:
     """The trained candidates, best first: the most accurate (then the cheaper); with an accuracy target, the
     cheapest that reaches it first."""
-    by_accuracy = sorted(candidates, key=lambda c: (-c["accuracy"], c["lut"], c["name"]))
+    cost = PRIMARY[opts.target]
+    by_accuracy = sorted(candidates, key=lambda c: (-c["accuracy"], c[cost], c["name"]))
     if opts.accuracy_target is None:
         return by_accuracy
     reach = sorted((c for c in candidates if c["accuracy"] >= opts.accuracy_target),
-                   key=lambda c: (c["lut"], c["name"]))
+                   key=lambda c: (c[cost], c["name"]))
     return reach + [c for c in by_accuracy if c not in reach]
 
 
@@ -315,7 +345,8 @@ def _row(p: dict, method: str, trained: dict, measured: dict, chosen: dict) -> d
     a = Arch(**p["arch"])
     row = {"method": method, "name": p["name"], "arch": p["arch"], "macs": p["macs"], "bops": p["bops"],
            "chosen": bool(chosen.get(method) and chosen[method]["name"] == p["name"]),
-           "predicted": {k: p.get(k) for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us")},
+           "predicted": {k: p.get(k) for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "area_mm2",
+                                               "energy_pj") if k in p or k in ("lut", "fps")},
            "infeasible": p.get("infeasible")}
     if "proxy_budget" in p:
         row["proxy_budget"] = p["proxy_budget"]
@@ -324,7 +355,8 @@ def _row(p: dict, method: str, trained: dict, measured: dict, chosen: dict) -> d
         row.update(accuracy=t["accuracy"], onnx=t["onnx"], train_s=t.get("train_s"))
     m = measured.get(a)
     if m:
-        row.update({k: m[k] for k in ("measured", "verified", "project", "violations", "error", "measure_s") if k in m})
+        row.update({k: m[k] for k in ("measured", "modelled", "verified", "project", "violations", "error",
+                                      "measure_s") if k in m})
     return row
 
 
@@ -332,7 +364,8 @@ def _result(opts, chart, depths, picks, trained, measured, chosen, wall_s) -> di
     rows = [_row(p, m, trained, measured, chosen) for m in METHODS for p in picks[m]]
     return {
         "format": "bnncc-search", "version": 1, "search": "deepbit", "bnncc_version": bnncc.__version__,
-        "options": {"budget": opts.budget.to_json(), "part": opts.part, "kind": opts.kind, "depths": opts.depths,
+        "options": {"budget": opts.budget.to_json(), "target": opts.target, "part": opts.part, "kind": opts.kind,
+                    "depths": opts.depths,
                     "widths": opts.widths, "dataset": opts.dataset, "epochs": opts.epochs, "seed": opts.seed,
                     "accuracy_target": opts.accuracy_target, "clock_ns": opts.clock_ns, "max_train": opts.max_train,
                     "measure": opts.measure, "images": opts.images, "simulator": opts.simulator},

@@ -20,9 +20,23 @@ def write(out, files: dict[str, bytes]) -> None:
         tmp.replace(out / name)
 
 
+def primary(result: dict) -> str:
+    """The cost the search's charts show: LUT on an FPGA, energy on RRAM, latency on a GPU or CPU."""
+    from bnncc.search.arch import PRIMARY
+
+    return PRIMARY[result["options"].get("target", "fpga")]
+
+
+def built(row: dict) -> dict:
+    """What was built of a pick: its measured numbers, else its modelled ones (RRAM, GPU)."""
+    return {**row.get("modelled", {}), **row.get("measured", {})}
+
+
 def chart_png(result: dict) -> bytes:
     budget = result["options"]["budget"]
-    panels = [("lut", "predicted LUT at the cheapest folding"), ("fps", "predicted FPS")]
+    cost = primary(result)
+    title = "predicted LUT at the cheapest folding" if cost == "lut" else f"{cost} ({result['chart'][0]['source']})"
+    panels = [(cost, title), ("fps", "FPS")]
     fig, axes = _figure(11, 4.2, cols=2)
     for ax, (metric, title) in zip(axes, panels, strict=True):
         for depth in sorted({p["arch"]["depth"] for p in result["chart"]}):
@@ -46,30 +60,31 @@ def chart_png(result: dict) -> bytes:
 
 
 def pareto_png(result: dict) -> bytes:
+    cost = primary(result)
     fig, axes = _figure(6.5, 4.5, cols=1)
     ax = axes[0]
     for method, (marker, color) in MARKERS.items():
-        rows = [r for r in result["picks"] if r["method"] == method and "accuracy" in r and r["predicted"]["lut"]]
+        rows = [r for r in result["picks"] if r["method"] == method and "accuracy" in r and r["predicted"].get(cost)]
         if rows:
-            ax.scatter([r["predicted"]["lut"] for r in rows], [100 * r["accuracy"] for r in rows], marker=marker,
-                       facecolors="none", edgecolors=color, label=f"{method} pick, predicted LUT")
-        done = [r for r in rows if "measured" in r]
+            ax.scatter([r["predicted"][cost] for r in rows], [100 * r["accuracy"] for r in rows], marker=marker,
+                       facecolors="none", edgecolors=color, label=f"{method} pick, predicted")
+        done = [r for r in rows if cost in built(r)]
         if done:
-            ax.scatter([r["measured"]["lut"] for r in done], [100 * r["accuracy"] for r in done], marker=marker,
-                       color=color, label=f"{method} pick, measured LUT")
+            ax.scatter([built(r)[cost] for r in done], [100 * r["accuracy"] for r in done], marker=marker,
+                       color=color, label=f"{method} pick, built")
     front, best = [], -1.0
     for r in sorted((r for r in result["picks"] if r["method"] == "calibrated" and "accuracy" in r),
-                    key=lambda r: r["predicted"]["lut"]):
+                    key=lambda r: r["predicted"][cost]):
         if r["accuracy"] > best:
             front.append(r)
             best = r["accuracy"]
     if front:
-        ax.step([r["predicted"]["lut"] for r in front], [100 * r["accuracy"] for r in front], where="post",
-                color="tab:blue", alpha=0.5, label="Pareto front (calibrated picks)")
-    lut = result["options"]["budget"].get("lut")
-    if lut:
-        ax.axvline(lut["bound"], color="k", ls="--", lw=1, label="LUT budget")
-    ax.set_xlabel("LUT")
+        ax.step([r["predicted"][cost] for r in front], [100 * r["accuracy"] for r in front], where="post",
+                color="tab:blue", alpha=0.5, label="Pareto front (the search's picks)")
+    limit = result["options"]["budget"].get(cost)
+    if limit:
+        ax.axvline(limit["bound"], color="k", ls="--", lw=1, label="budget")
+    ax.set_xlabel(cost)
     ax.set_ylabel(f"test accuracy, % ({result['options']['dataset']})")
     ax.set_title("accuracy against cost of the trained networks", fontsize=9)
     ax.grid(True, alpha=0.3)
@@ -80,7 +95,8 @@ def pareto_png(result: dict) -> bytes:
 def render(result: dict) -> dict[str, bytes]:
     images = {"chart.png": chart_png(result), "pareto.png": pareto_png(result)}
     page = _page_environment().get_template("search/index.html.j2").render(
-        r=result, version=bnncc.__version__, images={k: base64.b64encode(v).decode() for k, v in images.items()})
+        r=result, version=bnncc.__version__, images={k: base64.b64encode(v).decode() for k, v in images.items()},
+        cost=primary(result), built=built)
     return {**images, "index.html": page.encode()}
 
 

@@ -35,26 +35,34 @@ def train_trial(arch: dict, dataset: str, epochs: int, seed: int, threads: int, 
             "test_images": metrics["test_images"], "train_s": round(time.perf_counter() - start, 1)}
 
 
-def measure_trial(onnx: str, part: str, fps: float | None, clock_ns: float, folder: str, dataset: str, seed: int,
-                  images: int, simulator: str) -> dict:
-    """Compile the network at its cheapest folding for `fps`, C-simulate and RTL-simulate it on `images` test
-    images (both bit-exact against the executor, else the trial fails), synthesize it with Yosys; the
-    measured LUT (logic + LUTRAM), FF (less the measurement wrapper's), BRAM18, DSP, cycles per image, FPS and
-    first-output latency, beside the estimate the compile made."""
+def measure_trial(target: str, onnx: str, part: str, fps: float | None, clock_ns: float, folder: str, dataset: str,
+                  seed: int, images: int, simulator: str) -> dict:
+    """Build and check the trained network on the target (see _fpga, _rram, _gpu, _cpu): "measured" holds
+    only what was measured, "modelled" what a model gives; "verified" what was checked bit-exactly."""
     start = time.perf_counter()
     try:
-        from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
         from bnncc.data import load_dataset
         from bnncc.frontend import load
 
         graph = load(onnx)
         x = load_dataset(dataset, seed=seed)[2][:images]
         x = x.reshape(len(x), *graph.input_type.shape)
-        opts = FpgaOptions(out=folder, part=part, fps=fps, clock_ns=clock_ns, csim=True, sim=True, synth=True,
-                           input=x, simulator=simulator)
-        report = FpgaBackend().compile(graph, opts)
+        result = _BUILD[target](graph, x, part, fps, clock_ns, folder, simulator)
     except Exception as e:  # noqa: BLE001
         return _failure(e)
+    return {**result, "measure_s": round(time.perf_counter() - start, 1)}
+
+
+def _fpga(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
+    """Compile the network at its cheapest folding for `fps`, C-simulate and RTL-simulate it on `images` test
+    images (both bit-exact against the executor, else the trial fails), synthesize it with Yosys; the
+    measured LUT (logic + LUTRAM), FF (less the measurement wrapper's), BRAM18, DSP, cycles per image, FPS and
+    first-output latency, beside the estimate the compile made."""
+    from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
+
+    opts = FpgaOptions(out=folder, part=part, fps=fps, clock_ns=clock_ns, csim=True, sim=True, synth=True,
+                       input=x, simulator=simulator)
+    report = FpgaBackend().compile(graph, opts)
     ver = report["verification"]
     if not (ver["csim"]["passed"] and ver["rtl_sim"]["passed"]):
         return {"error": f"verification failed: csim {ver['csim']}, RTL simulation {ver['rtl_sim']}"}
@@ -66,5 +74,43 @@ def measure_trial(onnx: str, part: str, fps: float | None, clock_ns: float, fold
                          "simulator": sim["simulator"]},
             "predicted": {k: est[k] for k in ("lut", "ff", "bram18", "dsp", "cycles_per_image", "fps", "latency_us")},
             "verified": {"csim_vectors": ver["csim"]["vectors"], "rtl_sim_vectors": sim["vectors"],
-                         "rtl_sim_efficiency": sim["efficiency"]},
-            "measure_s": round(time.perf_counter() - start, 1)}
+                         "rtl_sim_efficiency": sim["efficiency"]}, "project": folder}
+
+
+def _rram(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
+    """Map the network onto crossbars of `part` and run the crossbar simulation on the images (bit-exact
+    against the executor, else the trial fails); area, energy and latency are the RRAM model's."""
+    from bnncc.backends.rram.backend import RramBackend, RramOptions
+
+    report = RramBackend().compile(graph, RramOptions(out=folder, xbar=part, sim=True, input=x))
+    sim = report["verification"]["crossbar_sim"]
+    if not sim["passed"]:
+        return {"error": f"verification failed: crossbar simulation {sim}"}
+    est = report["estimate"]
+    return {"measured": {}, "modelled": {"area_mm2": est["area_mm2"], "energy_pj": est["energy_pj"],
+                                         "latency_us": est["latency_ns"] / 1000, "fps": 1e9 / est["latency_ns"],
+                                         "source": "rram-model"},
+            "verified": {"crossbar_sim_vectors": sim.get("vectors", len(x))}, "project": folder}
+
+
+def _gpu(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
+    """No GPU to run on here: the roofline model of the trained graph (the export checked it against
+    onnxruntime bit-exactly)."""
+    from bnncc.calibrate.measure import gpu_roofline, matrix_layers
+
+    seconds = gpu_roofline(matrix_layers(graph), part)
+    return {"measured": {}, "modelled": {"latency_us": seconds * 1e6, "fps": 1 / seconds, "source": "gpu-model"},
+            "verified": {}}
+
+
+def _cpu(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
+    """The bnncc executor's latency of one image on one pinned core (minimum of 20 runs), measured."""
+    from bnncc.calibrate.measure import pinned_seconds
+    from bnncc.ir.executor import run
+
+    seconds = pinned_seconds(lambda: run(graph, x[:1]), 20)
+    return {"measured": {"latency_us": seconds * 1e6, "fps": 1 / seconds, "source": "cpu-measured"},
+            "verified": {}}
+
+
+_BUILD = {"fpga": _fpga, "rram": _rram, "gpu": _gpu, "cpu": _cpu}
