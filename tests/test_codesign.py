@@ -48,11 +48,14 @@ def test_samplers_reach_the_evaluations_and_resume(sampler: str, tmp_path: Path)
         return [table[n] for n in batch]
 
     storage = f"sqlite:///{tmp_path / 'optuna.sqlite'}"
-    first = codesign.optimize(evaluate, sampler, 0, 5, [1, 2], [16, 32, 64, 128], storage=storage)
+    kw = {"known": table, "ref": (1.0, 1000.0)}
+    first = codesign.optimize(evaluate, sampler, 0, 5, [1, 2], [16, 32, 64, 128], storage=storage, **kw)
     assert len(first) == 5 and len(seen) == 5
-    again = codesign.optimize(evaluate, sampler, 0, 8, [1, 2], [16, 32, 64, 128], storage=storage, batch=2)
+    again = codesign.optimize(evaluate, sampler, 0, 8, [1, 2], [16, 32, 64, 128], storage=storage, batch=2, **kw)
     assert len(again) == 8 and len(seen) == 8  # the 5 stored trials were not evaluated again
     assert again[:5] == first
+    if sampler in ("gp", "random"):  # they know the costs: never an infeasible or a repeated network
+        assert all(t["violation"] <= 0 for t in again) and len({t["network"] for t in again}) == 8
     curve = codesign.hv_curve(again, (1.0, 1000.0))
     assert len(curve) == 8 and all(a <= b for a, b in zip(curve, curve[1:], strict=False)) and 0 <= curve[-1] <= 1
 

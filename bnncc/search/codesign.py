@@ -7,9 +7,12 @@ Co-design for Reconfigurable CNN Accelerator", ASP-DAC 2022), with training deco
   trained networks is measured by benchmarks/codesign.py), and LUTs at the cheapest folding for the budget's
   FPS, straight from the calibrated model and the folding optimizer (the folding is not a search variable);
   the budget's other limits are constraints.
-- The samplers are Optuna's: its Gaussian-process sampler (log expected hypervolume improvement; the
-  surrogate the issue asks for), NSGA-II (population at most evaluations / 5) and random search, at the same
-  number of evaluations. Hypervolume is computed on (error, LUT) against a reference point fixed at 1.1 x
+- The samplers: `gp`, a Gaussian process (scikit-learn) of the error alone — the LUTs and the budget are
+  computed, so only feasible networks not yet trained are candidates — picking by Monte-Carlo expected
+  hypervolume improvement; `random` over the same candidates; and Optuna's NSGA-II (population at most
+  evaluations / 5) and GP sampler (`optuna-gp`), which see both objectives as black boxes and the budget as
+  a constraint; every one runs in an Optuna study (gp and random enqueue their picks).
+- Hypervolume is computed on (error, LUT) against a reference point fixed at 1.1 x
   each objective's worst value: LUT over the enumerated space, error at chance (0.9 for 10 classes) unless
   the caller knows the space's worst.
 
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 import bnncc
@@ -38,7 +42,7 @@ from bnncc.search.arch import Mixed, predict
 from bnncc.search.budget import Budget
 from bnncc.search.trials import TrialStore, trial_key
 
-SAMPLERS = ("gp", "nsga2", "random")
+SAMPLERS = ("gp", "random", "nsga2", "optuna-gp")
 PRECISIONS = ("binary", "pow2k1", "pow2k2")
 CHANCE_ERROR = 0.9
 
@@ -76,17 +80,64 @@ def suggest(trial, depths: list[int], widths: list[int]) -> Mixed:
 
 
 def make_sampler(name: str, seed: int, evaluations: int):
+    """Optuna's sampler for `name`. "gp" and "random" choose their trials themselves (next_networks) and
+    enqueue them; the Optuna samplers see the problem as a black box, the budget as each trial's constraint."""
     import optuna
 
-    # the budget's limits reach the samplers as each trial's constraint (Trial.set_constraint)
-    if name == "gp":
+    if name in ("gp", "random"):
+        return optuna.samplers.RandomSampler(seed=seed)  # never asked: every trial is enqueued
+    if name == "optuna-gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=max(2, evaluations // 4),
                                          warn_independent_sampling=False)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(2, evaluations // 5))
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
     raise BnnccError(f"--sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+
+
+def _params(net: Mixed, depths: list[int]) -> dict:
+    ps = list(net.precisions) + ["binary"] * (max(depths) - net.depth)
+    return {"depth": net.depth, "width": net.width, **{f"p{i}": p for i, p in enumerate(ps)}}
+
+
+def _features(nets: list[Mixed]) -> np.ndarray:
+    """What the GP sees of a network: depth, log2 width, the share of each precision, the first layer's."""
+    rows = []
+    for n in nets:
+        share = [n.precisions.count(p) / n.depth for p in PRECISIONS]
+        rows.append([n.depth, np.log2(n.width), *share, *[float(n.precisions[0] == p) for p in PRECISIONS]])
+    return np.array(rows)
+
+
+def next_networks(sampler: str, done: list[tuple[Mixed, float]], known: dict[Mixed, dict], ref: tuple[float, float],
+                  rng: np.random.Generator, count: int, startup: int, samples: int = 256) -> list[Mixed]:
+    """The next `count` networks: among the feasible ones not evaluated yet (their LUTs and the budget are
+    known before training), at random ("random", and "gp" for its first `startup`), else by Monte-Carlo
+    expected hypervolume improvement under a Gaussian-process model of the error alone (scikit-learn; the
+    LUTs are exact), one at a time with the earlier picks of the batch taken at their predicted error."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    seen = {n for n, _ in done}
+    pool = sorted((n for n, k in known.items() if k["violation"] <= 0 and n not in seen), key=lambda n: n.name)
+    picks: list[Mixed] = []
+    for _ in range(min(count, len(pool))):
+        left = [n for n in pool if n not in picks]
+        if sampler == "random" or len(done) + len(picks) < startup:
+            picks.append(left[int(rng.integers(len(left)))])
+            continue
+        xs = [n for n, _ in done]
+        gp = GaussianProcessRegressor(ConstantKernel() * Matern(np.ones(_features(xs).shape[1]), nu=2.5)
+                                      + WhiteKernel(1e-4), normalize_y=True, random_state=0)
+        gp.fit(_features(xs), [e for _, e in done])
+        mu, sd = gp.predict(_features(left), return_std=True)
+        front = [(e, known[n]["lut"]) for n, e in done if known[n]["violation"] <= 0]
+        front += [(float(gp.predict(_features([n]))[0]), known[n]["lut"]) for n in picks]
+        base = hypervolume(front, ref)
+        draws = rng.normal(mu, np.maximum(sd, 1e-9), size=(samples, len(left)))
+        gain = [np.mean([hypervolume(front + [(e, known[n]["lut"])], ref) for e in draws[:, j]]) - base
+                for j, n in enumerate(left)]
+        picks.append(left[int(np.argmax(gain))])
+    return picks
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -113,11 +164,17 @@ Evaluation = dict  # {"error", "lut", "violation", ...}
 
 def optimize(evaluate: Callable[[list[Mixed]], list[Evaluation]], sampler: str, seed: int, evaluations: int,
              depths: list[int], widths: list[int], storage: str | None = None, batch: int = 1,
-             progress: bool = False) -> list[dict]:
+             progress: bool = False, known: dict[Mixed, dict] | None = None,
+             ref: tuple[float, float] | None = None) -> list[dict]:
     """Run the study to `evaluations` finished trials (resuming the one in `storage`), asking `batch` at a
-    time; every trial as {"number", "network", "error", "lut", "violation"}."""
+    time; every trial as {"number", "network", "error", "lut", "violation"}. "gp" and "random" need `known`
+    (every network's {"lut", "violation"}, computed, not trained) and "gp" the reference point `ref`."""
     import optuna
 
+    if sampler in ("gp", "random") and (known is None or ref is None):
+        raise ValueError(f"sampler {sampler} needs the known costs and the reference point")
+    rng = np.random.default_rng(seed)
+    by_name = {n.name: n for n in known} if known else {}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(directions=["minimize", "minimize"], storage=storage, load_if_exists=True,
                                 study_name=f"codesign-{sampler}-seed{seed}",
@@ -128,7 +185,17 @@ def optimize(evaluate: Callable[[list[Mixed]], list[Evaluation]], sampler: str, 
     with tqdm(total=evaluations, initial=done, desc=f"codesign {sampler}", unit="eval", file=sys.stderr,
               disable=not progress) as bar:
         while done < evaluations:
-            asked = [study.ask() for _ in range(min(batch, evaluations - done))]
+            want = min(batch, evaluations - done)
+            if sampler in ("gp", "random"):
+                told = [(by_name[t.user_attrs["network"]], t.values[0])
+                        for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))]
+                chosen = next_networks(sampler, told, known, ref, rng, want, startup=max(2, evaluations // 5))
+                if not chosen:
+                    break  # every feasible network has been evaluated
+                for net in chosen:
+                    study.enqueue_trial(_params(net, depths))
+                want = len(chosen)
+            asked = [study.ask() for _ in range(want)]
             nets = [suggest(t, depths, widths) for t in asked]
             for t, net, ev in zip(asked, nets, evaluate(nets), strict=True):
                 t.set_user_attr("network", net.name)
@@ -238,8 +305,10 @@ def run(opts: Options, out: Path, progress: bool = True) -> dict:
             return [{"error": 1.0 - accuracy[n]["accuracy"], "lut": costs[n].get("lut", ref[1]),
                      "violation": violation(costs[n], opts.budget)} for n in batch]
 
+        known = {n: {"lut": costs[n].get("lut", ref[1]), "violation": violation(costs[n], opts.budget)} for n in nets}
         trials = optimize(evaluate, opts.sampler, opts.seed, opts.evaluations, opts.depths, opts.widths,
-                          storage=f"sqlite:///{out / 'optuna.sqlite'}", batch=opts.jobs, progress=progress)
+                          storage=f"sqlite:///{out / 'optuna.sqlite'}", batch=opts.jobs, progress=progress,
+                          known=known, ref=ref)
     feasible = [t for t in trials if t["violation"] <= 0]
     front = pareto([(t["error"], t["lut"]) for t in feasible])
     by_name = {n.name: n for n in nets}
