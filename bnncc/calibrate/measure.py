@@ -235,6 +235,8 @@ def _fpga(spec, graph, df, part, settings, features) -> list[Row]:
             row.block_key = block_key(s.block, s.fold, part, "fpga")
         if not m.block and m.source == "yosys":
             row.params = {"totals": report["measured"]["totals"]}
+        if m.source == "nextpnr":
+            row.params = {k: v for k, v in m.params.items() if k != "seed"}  # the critical path, for the first seed
         rows.append(row)
     measured = report["measured"]
     rows.append(Row("io_ff", measured["io"]["ff"], "yosys", measured["tool"]))

@@ -50,9 +50,11 @@ def from_synthesis(result: dict, blocks: dict[str, tuple[str, dict]] | None = No
         if row.get("ltp") is not None:
             out.append(Measurement("yosys", result["tool"], result["part"], "ltp_cells", row["ltp"], name, kind,
                                    params))
-    for seed, fmax in result.get("fmax_mhz_by_seed", {}).items():
+    for i, (seed, fmax) in enumerate(result.get("fmax_mhz_by_seed", {}).items()):
+        # the first seed's slowest path (start and end cell, ns) says which block bounds the clock
+        path = {"critical_path": result["critical_path"]} if i == 0 and result.get("critical_path") else {}
         out.append(Measurement("nextpnr", result["pnr_tool"], result["part"], "fmax_mhz", fmax,
-                               params={"seed": int(seed)}))
+                               params={"seed": int(seed), **path}))
     return out
 
 
