@@ -387,7 +387,11 @@ def main() -> int:
     if args.write_equal_macs:
         write_equal_macs()
     if args.measure:
-        measure(args)
+        try:
+            measure(args)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the designs measured so far are in the store
+            print("calibration: interrupted; rerun --measure to go on", file=sys.stderr)
+            return 130
     if args.evaluate:
         start = time.time()
         result = evaluate(args)
