@@ -80,8 +80,9 @@ def _train_inputs(opts: Options, arch: Arch) -> dict:
 
 
 def _measure_inputs(opts: Options, train_key: str) -> dict:
+    # the cost model chooses the folding that is built, so it is part of what decides the measurement
     out = {"train": train_key, "part": opts.part, "fps": opts.budget.fps, "clock_ns": opts.clock_ns,
-           "images": opts.images, "simulator": opts.simulator, "bnncc": bnncc.__version__}
+           "images": opts.images, "simulator": opts.simulator, "model": opts.model_id(), "bnncc": bnncc.__version__}
     return out if opts.target == "fpga" else {**out, "target": opts.target}
 
 
@@ -243,8 +244,8 @@ def measure(opts: Options, store: TrialStore, out: Path, trained: list[tuple[Arc
         else:
             todo.append((a, t, key))
     calls = [(opts.target, str(out / t["onnx"]), opts.part, opts.budget.fps, opts.clock_ns,
-              str(_trial_folder(out, a, t["key"]) / "project"), opts.dataset, opts.seed, opts.images,
-              opts.simulator) for a, t, _ in todo]
+              str(_trial_folder(out, a, t["key"]) / f"project-{key[:8]}"), opts.dataset, opts.seed, opts.images,
+              opts.simulator, opts.model) for a, t, key in todo]
     with tqdm(total=len(trained), initial=len(done), desc="search: verify + synthesize", unit="net",
               file=sys.stderr, disable=not progress) as bar:
         for i, result in map_tasks(tasks.measure_trial, calls, jobs=opts.jobs, ray=opts.ray, start="spawn"):
@@ -253,7 +254,7 @@ def measure(opts: Options, store: TrialStore, out: Path, trained: list[tuple[Arc
                 tqdm.write(f"bnncc: search: measuring {a.name} failed: {result['error']}", file=sys.stderr)
             else:
                 if result.get("project"):
-                    result["project"] = str(_trial_folder(out, a, t["key"]).relative_to(out) / "project")
+                    result["project"] = str(Path(result["project"]).relative_to(out))
                 result["violations"] = opts.budget.violations({**result.get("modelled", {}), **result["measured"]})
             store.put(key, "measure", a.name, _measure_inputs(opts, t["key"]), result, result.get("measure_s", 0.0))
             done[a] = {**result, "key": key}

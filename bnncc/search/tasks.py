@@ -36,7 +36,7 @@ def train_trial(arch: dict, dataset: str, epochs: int, seed: int, threads: int, 
 
 
 def measure_trial(target: str, onnx: str, part: str, fps: float | None, clock_ns: float, folder: str, dataset: str,
-                  seed: int, images: int, simulator: str) -> dict:
+                  seed: int, images: int, simulator: str, model=None) -> dict:
     """Build and check the trained network on the target (see _fpga, _rram, _gpu, _cpu): "measured" holds
     only what was measured, "modelled" what a model gives; "verified" what was checked bit-exactly."""
     start = time.perf_counter()
@@ -47,21 +47,22 @@ def measure_trial(target: str, onnx: str, part: str, fps: float | None, clock_ns
         graph = load(onnx)
         x = load_dataset(dataset, seed=seed)[2][:images]
         x = x.reshape(len(x), *graph.input_type.shape)
-        result = _BUILD[target](graph, x, part, fps, clock_ns, folder, simulator)
+        result = _BUILD[target](graph, x, part, fps, clock_ns, folder, simulator, model)
     except Exception as e:  # noqa: BLE001
         return _failure(e)
     return {**result, "measure_s": round(time.perf_counter() - start, 1)}
 
 
-def _fpga(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
-    """Compile the network at its cheapest folding for `fps`, C-simulate and RTL-simulate it on `images` test
+def _fpga(graph, x, part, fps, clock_ns, folder, simulator, model) -> dict:
+    """Compile the network at its cheapest folding for `fps` under the search's cost model (the folding it
+    predicted), C-simulate and RTL-simulate it on `images` test
     images (both bit-exact against the executor, else the trial fails), synthesize it with Yosys; the
     measured LUT (logic + LUTRAM), FF (less the measurement wrapper's), BRAM18, DSP, cycles per image, FPS and
     first-output latency, beside the estimate the compile made."""
     from bnncc.backends.fpga.driver import FpgaBackend, FpgaOptions
 
     opts = FpgaOptions(out=folder, part=part, fps=fps, clock_ns=clock_ns, csim=True, sim=True, synth=True,
-                       input=x, simulator=simulator)
+                       input=x, simulator=simulator, **({"model": model} if model is not None else {}))
     report = FpgaBackend().compile(graph, opts)
     ver = report["verification"]
     if not (ver["csim"]["passed"] and ver["rtl_sim"]["passed"]):
@@ -77,7 +78,7 @@ def _fpga(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
                          "rtl_sim_efficiency": sim["efficiency"]}, "project": folder}
 
 
-def _rram(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
+def _rram(graph, x, part, fps, clock_ns, folder, simulator, model) -> dict:
     """Map the network onto crossbars of `part` and run the crossbar simulation on the images (bit-exact
     against the executor, else the trial fails); area, energy and latency are the RRAM model's."""
     from bnncc.backends.rram.backend import RramBackend, RramOptions
@@ -93,7 +94,7 @@ def _rram(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
             "verified": {"crossbar_sim_vectors": sim.get("vectors", len(x))}, "project": folder}
 
 
-def _gpu(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
+def _gpu(graph, x, part, fps, clock_ns, folder, simulator, model) -> dict:
     """No GPU to run on here: the roofline model of the trained graph (the export checked it against
     onnxruntime bit-exactly)."""
     from bnncc.calibrate.measure import gpu_roofline, matrix_layers
@@ -103,7 +104,7 @@ def _gpu(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
             "verified": {}}
 
 
-def _cpu(graph, x, part, fps, clock_ns, folder, simulator) -> dict:
+def _cpu(graph, x, part, fps, clock_ns, folder, simulator, model) -> dict:
     """The bnncc executor's latency of one image on one pinned core (minimum of 20 runs), measured."""
     from bnncc.calibrate.measure import pinned_seconds
     from bnncc.ir.executor import run
