@@ -48,13 +48,13 @@ def table(args) -> tuple[list, dict, dict, dict]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with TrialStore(out / "search.sqlite") as store:
-        costs = codesign._costs(opts, store, nets, progress=True)
-        proxy = codesign._trainer(opts, store, out, progress=True)(nets)
+        costs = codesign.costs(opts, store, nets, progress=True)
+        proxy = codesign.trainer(opts, store, out, progress=True)(nets)
         rng = np.random.default_rng(0)
         chosen = [nets[i] for i in sorted(rng.choice(len(nets), size=min(args.full, len(nets)), replace=False))]
         full_opts = codesign.Options(budget=opts.budget, model=opts.model, dataset=args.dataset,
                                      proxy_epochs=args.full_epochs, jobs=args.jobs)
-        full = codesign._trainer(full_opts, store, out, progress=True)(chosen)
+        full = codesign.trainer(full_opts, store, out, progress=True)(chosen)
     return nets, costs, proxy, full
 
 

@@ -335,9 +335,10 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
             for r, entry in own.items():
                 pooled = kind.get(r, {}).get("oof")
                 if pooled is not None and "cv_mape" in entry:
-                    both = [(s["design_key"], s["block"]) for s in group if (s["design_key"], s["block"]) in pooled]
-                    y = [s["y"][r] for s in group if (s["design_key"], s["block"]) in pooled]
-                    if both and mape([pooled[k] for k in both], y) <= mape([entry["oof"][k] for k in both], y):
+                    both = [((s["design_key"], s["block"]), s["y"][r]) for s in group
+                            if (s["design_key"], s["block"]) in pooled]  # a focused family's are not
+                    y = [v for _, v in both]
+                    if both and mape([pooled[k] for k, _ in both], y) <= mape([entry["oof"][k] for k, _ in both], y):
                         continue
                 fitted.setdefault(name, {})[r] = entry
         for resources in fitted.values():

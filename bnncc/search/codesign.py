@@ -33,14 +33,13 @@ import numpy as np
 from tqdm import tqdm
 
 import bnncc
-from bnncc.calibrate.runner import map_tasks
 from bnncc.cost.devices import DEFAULT_PART
 from bnncc.cost.model import CostModel
 from bnncc.errors import BnnccError
-from bnncc.search import deepbit, tasks
-from bnncc.search.arch import Mixed, predict
+from bnncc.search import deepbit
+from bnncc.search.arch import Mixed
 from bnncc.search.budget import Budget
-from bnncc.search.trials import TrialStore, trial_key
+from bnncc.search.trials import TrialStore
 
 SAMPLERS = ("gp", "random", "nsga2", "optuna-gp")
 PRECISIONS = ("binary", "pow2k1", "pow2k2")
@@ -235,51 +234,26 @@ def violation(cost: dict, budget: Budget) -> float:
 # -- the command -----------------------------------------------------------------------------------
 
 
-def _costs(opts: Options, store: TrialStore, nets: list[Mixed], progress: bool) -> dict[Mixed, dict]:
+def costs(opts: Options, store: TrialStore, nets: list[Mixed], progress: bool) -> dict[Mixed, dict]:
     """Every network's predicted cost (the enumerated space's chart), from the store where computed before."""
-    out: dict[Mixed, dict] = {}
-    todo = []
-    for n in nets:
-        inputs = {"arch": n.to_json(), "part": opts.part, "clock_ns": opts.clock_ns, "fps": opts.budget.fps,
-                  "model": deepbit.Options(budget=opts.budget, model=opts.model).model_id(), "bnncc": bnncc.__version__}
-        cached = store.get(trial_key("cost", inputs))
-        if cached is not None:
-            out[n] = cached
-        else:
-            todo.append((n, inputs))
-    rows = []
-    for n, inputs in tqdm(todo, desc="codesign: cost chart", unit="net", file=sys.stderr, disable=not progress):
-        out[n] = predict(n, opts.budget.fps, opts.part, opts.clock_ns, opts.model)
-        rows.append((trial_key("cost", inputs), "cost", n.name, inputs, out[n], 0.0))
-    store.put_many(rows)
-    return out
+    points, new = deepbit.cost_points(nets, store, opts.budget.fps, opts.part, opts.clock_ns, opts.model,
+                                      progress=progress, desc="codesign: cost chart")
+    deepbit.store_costs(store, points, new, opts.budget.fps, opts.part, opts.clock_ns, opts.model)
+    return points
 
 
-def _trainer(opts: Options, store: TrialStore, out: Path,
-             progress: bool = False) -> Callable[[list[Mixed]], dict[Mixed, dict]]:
+def trainer(opts: Options, store: TrialStore, out: Path,
+            progress: bool = False) -> Callable[[list[Mixed]], dict[Mixed, dict]]:
+    """A function training networks (`--proxy-epochs`; from the store where trained before); a failed
+    training stops the search."""
     def train(nets: list[Mixed]) -> dict[Mixed, dict]:
-        got, todo = {}, []
-        for n in dict.fromkeys(nets):
-            inputs = {"arch": n.to_json(), "dataset": opts.dataset, "epochs": opts.proxy_epochs, "seed": opts.seed,
-                      "max_train": opts.max_train, "bnncc": bnncc.__version__}
-            key = trial_key("train", inputs)
-            cached = store.get(key)
-            if cached is not None and "error" not in cached:
-                got[n] = cached
-            else:
-                todo.append((n, key, inputs))
-        calls = [(n.to_json(), opts.dataset, opts.proxy_epochs, opts.seed, opts.threads, opts.max_train,
-                  str(out / "trials" / f"{n.name}-{key[:8]}")) for n, key, _ in todo]
-        results = map_tasks(tasks.train_trial, calls, jobs=opts.jobs, ray=opts.ray, num_cpus=opts.threads,
-                            start="spawn")
-        for i, result in tqdm(results, total=len(calls), desc="codesign: training", unit="net", file=sys.stderr,
-                              disable=not progress or len(calls) < 2):
-            n, key, inputs = todo[i]
-            store.put(key, "train", n.name, inputs, result, result.get("train_s", 0.0))
-            if "error" in result:
-                raise BnnccError(f"codesign: training {n.name} failed: {result['error']}")
-            got[n] = result
-        return got
+        done, failed = deepbit.train_all(nets, store, out, opts.dataset, opts.proxy_epochs, opts.seed,
+                                         opts.max_train, opts.threads, opts.jobs, opts.ray,
+                                         progress=progress and len(set(nets)) > 1, desc="codesign: training")
+        if failed:
+            n, error = next(iter(failed.items()))
+            raise BnnccError(f"codesign: training {n.name} failed: {error}")
+        return done
     return train
 
 
@@ -292,20 +266,20 @@ def run(opts: Options, out: Path, progress: bool = True) -> dict:
     if not resume:
         out.mkdir(parents=True, exist_ok=True)
     with TrialStore(out / "search.sqlite") as store:
-        costs = _costs(opts, store, nets, progress)
-        built = [c for c in costs.values() if "infeasible" not in c]
+        chart = costs(opts, store, nets, progress)
+        built = [c for c in chart.values() if "infeasible" not in c]
         if not any(violation(c, opts.budget) <= 0 for c in built):
             raise deepbit.impossible(deepbit.Options(budget=opts.budget, model=opts.model, part=opts.part),
-                                     list(costs.values()))
+                                     list(chart.values()))
         ref = (1.1 * CHANCE_ERROR, 1.1 * max(c["lut"] for c in built))
-        train = _trainer(opts, store, out)
+        train = trainer(opts, store, out)
 
         def evaluate(batch: list[Mixed]) -> list[Evaluation]:
             accuracy = train(batch)
-            return [{"error": 1.0 - accuracy[n]["accuracy"], "lut": costs[n].get("lut", ref[1]),
-                     "violation": violation(costs[n], opts.budget)} for n in batch]
+            return [{"error": 1.0 - accuracy[n]["accuracy"], "lut": chart[n].get("lut", ref[1]),
+                     "violation": violation(chart[n], opts.budget)} for n in batch]
 
-        known = {n: {"lut": costs[n].get("lut", ref[1]), "violation": violation(costs[n], opts.budget)} for n in nets}
+        known = {n: {"lut": chart[n].get("lut", ref[1]), "violation": violation(chart[n], opts.budget)} for n in nets}
         trials = optimize(evaluate, opts.sampler, opts.seed, opts.evaluations, opts.depths, opts.widths,
                           storage=f"sqlite:///{out / 'optuna.sqlite'}", batch=opts.jobs, progress=progress,
                           known=known, ref=ref)
@@ -319,7 +293,7 @@ def run(opts: Options, out: Path, progress: bool = True) -> dict:
                     "sampler": opts.sampler, "seed": opts.seed, "clock_ns": opts.clock_ns},
         "space": len(nets), "reference_point": {"error": ref[0], "lut": ref[1]},
         "trials": [{**t, "arch": by_name[t["network"]].to_json(),
-                    "predicted": {k: costs[by_name[t["network"]]].get(k) for k in ("lut", "ff", "bram18", "fps")}}
+                    "predicted": {k: chart[by_name[t["network"]]].get(k) for k in ("lut", "ff", "bram18", "fps")}}
                    for t in trials],
         "pareto": [{"error": e, "lut": lut, "networks": sorted({t["network"] for t in feasible
                                                                 if (t["error"], t["lut"]) == (e, lut)})}

@@ -34,7 +34,7 @@ from bnncc.cost.devices import DEFAULT_PART, device
 from bnncc.cost.model import CostModel
 from bnncc.errors import BnnccError
 from bnncc.search import tasks
-from bnncc.search.arch import PRIMARY, WIDTH_STEP, Arch, predict
+from bnncc.search.arch import PRIMARY, WIDTH_STEP, Arch, arch_of, predict
 from bnncc.search.budget import Budget
 from bnncc.search.trials import TrialStore, is_search_folder, trial_key
 
@@ -64,19 +64,24 @@ class Options:
     simulator: str = "verilator"
 
     def model_id(self) -> str:
-        about = {k: v for k, v in self.model.describe().items() if k != "file"}
-        return hashlib.sha256(json.dumps(about, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return model_id(self.model)
 
 
-def _cost_inputs(opts: Options, arch: Arch) -> dict:
-    out = {"arch": arch.to_json(), "part": opts.part, "clock_ns": opts.clock_ns, "fps": opts.budget.fps,
-           "model": opts.model_id(), "bnncc": bnncc.__version__}
-    return out if opts.target == "fpga" else {**out, "target": opts.target}
+def model_id(model: CostModel) -> str:
+    """A hash of what the cost model is (not where its file lies): it keys every trial it decides."""
+    about = {k: v for k, v in model.describe().items() if k != "file"}
+    return hashlib.sha256(json.dumps(about, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _train_inputs(opts: Options, arch: Arch) -> dict:
-    return {"arch": arch.to_json(), "dataset": opts.dataset, "epochs": opts.epochs, "seed": opts.seed,
-            "max_train": opts.max_train, "bnncc": bnncc.__version__}
+def cost_inputs(arch, part: str, clock_ns: float, fps: float | None, model: CostModel, target: str = "fpga") -> dict:
+    out = {"arch": arch.to_json(), "part": part, "clock_ns": clock_ns, "fps": fps, "model": model_id(model),
+           "bnncc": bnncc.__version__}
+    return out if target == "fpga" else {**out, "target": target}
+
+
+def train_inputs(arch, dataset: str, epochs: int, seed: int, max_train: int | None) -> dict:
+    return {"arch": arch.to_json(), "dataset": dataset, "epochs": epochs, "seed": seed, "max_train": max_train,
+            "bnncc": bnncc.__version__}
 
 
 def _measure_inputs(opts: Options, train_key: str) -> dict:
@@ -88,7 +93,77 @@ def _measure_inputs(opts: Options, train_key: str) -> dict:
 
 def _predict_point(arch: dict, fps: float | None, part: str, clock_ns: float, model: CostModel,
                    target: str) -> dict:
-    return predict(Arch(**arch), fps, part, clock_ns, model, target)
+    return predict(arch_of(arch), fps, part, clock_ns, model, target)
+
+
+# -- the trials both searches run --------------------------------------------------------------------
+
+
+def cost_points(archs: list, store: TrialStore | None, fps: float | None, part: str, clock_ns: float,
+                model: CostModel, target: str = "fpga", jobs: int = 1, progress: bool = False,
+                desc: str = "search: cost chart") -> tuple[dict, list]:
+    """({arch: predicted cost}, the archs costed now rather than read from the store)."""
+    points: dict = {}
+    todo = []
+    for a in archs:
+        cached = store.get(trial_key("cost", cost_inputs(a, part, clock_ns, fps, model, target))) if store else None
+        if cached is not None:
+            points[a] = cached
+        else:
+            todo.append(a)
+    calls = [(a.to_json(), fps, part, clock_ns, model, target) for a in todo]
+    jobs = 1 if target == "cpu" else min(jobs, max(1, len(calls) // 8))  # timings run alone
+    with tqdm(total=len(archs), initial=len(archs) - len(todo), desc=desc, unit="net", file=sys.stderr,
+              disable=not progress) as bar:
+        for i, point in map_tasks(_predict_point, calls, jobs=jobs, start="spawn"):
+            points[todo[i]] = point
+            bar.update(1)
+    return points, todo
+
+
+def store_costs(store: TrialStore, points: dict, new: list, fps: float | None, part: str, clock_ns: float,
+                model: CostModel, target: str = "fpga") -> None:
+    """The newly costed points into the store, in one transaction."""
+    rows = []
+    for a in new:
+        inputs = cost_inputs(a, part, clock_ns, fps, model, target)
+        rows.append((trial_key("cost", inputs), "cost", a.name, inputs, points[a], 0.0))
+    store.put_many(rows)
+
+
+def train_all(archs: list, store: TrialStore, out: Path, dataset: str, epochs: int, seed: int,
+              max_train: int | None, threads: int = 1, jobs: int = 1, ray: str | None = None,
+              progress: bool = False, desc: str = "search: training") -> tuple[dict, dict]:
+    """Every architecture trained with bnncc.nn (from the store where it was before), as ({arch: result
+    with "key" and "onnx", relative to `out`}, {arch: the error of a training that failed})."""
+    done: dict = {}
+    failed: dict = {}
+    todo = []
+    for a in dict.fromkeys(archs):
+        key = trial_key("train", train_inputs(a, dataset, epochs, seed, max_train))
+        cached = store.get(key)
+        if cached is not None and "error" not in cached:  # a failed training is tried again
+            done[a] = {**cached, "key": key}
+        else:
+            todo.append((a, key))
+    calls = [(a.to_json(), dataset, epochs, seed, threads, max_train, str(_trial_folder(out, a, k)))
+             for a, k in todo]
+    best = max((r["accuracy"] for r in done.values()), default=0.0)
+    with tqdm(total=len(done) + len(todo), initial=len(done), desc=desc, unit="net", file=sys.stderr,
+              disable=not progress or not todo) as bar:
+        for i, result in map_tasks(tasks.train_trial, calls, jobs=jobs, ray=ray, num_cpus=threads, start="spawn"):
+            a, key = todo[i]
+            if "error" not in result:
+                result["onnx"] = str(_trial_folder(out, a, key).relative_to(out) / "model.onnx")
+                best = max(best, result["accuracy"])
+                done[a] = {**result, "key": key}
+            else:
+                failed[a] = result["error"]
+            store.put(key, "train", a.name, train_inputs(a, dataset, epochs, seed, max_train), result,
+                      result.get("train_s", 0.0))
+            bar.update(1)
+            bar.set_postfix(best=f"{best:.4f}")
+    return done, failed
 
 
 # -- 1. the chart ----------------------------------------------------------------------------------
@@ -97,22 +172,9 @@ def _predict_point(arch: dict, fps: float | None, part: str, clock_ns: float, mo
 def scan(opts: Options, store: TrialStore | None, progress: bool) -> list[dict]:
     """The cost of every architecture of the space (from the store where it was computed before)."""
     archs = [Arch(opts.kind, d, w) for d in opts.depths for w in opts.widths]
-    points: dict[Arch, dict] = {}
-    todo = []
-    for a in archs:
-        cached = store.get(trial_key("cost", _cost_inputs(opts, a))) if store else None
-        if cached is not None:
-            points[a] = cached
-        else:
-            todo.append(a)
-    calls = [(a.to_json(), opts.budget.fps, opts.part, opts.clock_ns, opts.model, opts.target) for a in todo]
-    jobs = 1 if opts.target == "cpu" else min(opts.jobs, max(1, len(calls) // 8))  # timings run alone
-    with tqdm(total=len(archs), initial=len(archs) - len(todo), desc="search: cost chart", unit="net",
-              file=sys.stderr, disable=not progress) as bar:
-        for i, point in map_tasks(_predict_point, calls, jobs=jobs, start="spawn"):
-            points[todo[i]] = point
-            bar.update(1)
-    return [{**points[a], "new": a in todo} for a in archs]
+    points, new = cost_points(archs, store, opts.budget.fps, opts.part, opts.clock_ns, opts.model, opts.target,
+                              opts.jobs, progress)
+    return [{**points[a], "new": a in new} for a in archs]
 
 
 def _feasible(point: dict, budget: Budget) -> bool:
@@ -199,35 +261,11 @@ def _trial_folder(out: Path, arch: Arch, key: str) -> Path:
 
 
 def train(opts: Options, store: TrialStore, out: Path, archs: list[Arch], progress: bool) -> dict[Arch, dict]:
-    """Every architecture trained (from the store where it was before): {arch: result with "key", "onnx"}."""
-    done: dict[Arch, dict] = {}
-    todo = []
-    for a in archs:
-        key = trial_key("train", _train_inputs(opts, a))
-        cached = store.get(key)
-        if cached is not None and "error" not in cached:
-            done[a] = {**cached, "key": key}
-        else:
-            todo.append((a, key))
-    calls = [(a.to_json(), opts.dataset, opts.epochs, opts.seed, opts.threads, opts.max_train,
-              str(_trial_folder(out, a, k))) for a, k in todo]
-    best = max((r["accuracy"] for r in done.values()), default=0.0)
-    with tqdm(total=len(archs), initial=len(done), desc="search: training", unit="net", file=sys.stderr,
-              disable=not progress) as bar:
-        for i, result in map_tasks(tasks.train_trial, calls, jobs=opts.jobs, ray=opts.ray, num_cpus=opts.threads,
-                                   start="spawn"):
-            a, key = todo[i]
-            folder = _trial_folder(out, a, key).relative_to(out)
-            if "error" not in result:
-                result["onnx"] = str(folder / "model.onnx")
-                best = max(best, result["accuracy"])
-            else:
-                tqdm.write(f"bnncc: search: training {a.name} failed: {result['error']}", file=sys.stderr)
-            store.put(key, "train", a.name, _train_inputs(opts, a), result, result.get("train_s", 0.0))
-            if "error" not in result:
-                done[a] = {**result, "key": key}
-            bar.update(1)
-            bar.set_postfix(best=f"{best:.4f}")
+    """Every candidate trained; a failed training is reported and left out."""
+    done, failed = train_all(archs, store, out, opts.dataset, opts.epochs, opts.seed, opts.max_train, opts.threads,
+                             opts.jobs, opts.ray, progress)
+    for a, error in failed.items():
+        print(f"bnncc: search: training {a.name} failed: {error}", file=sys.stderr)
     return done
 
 
@@ -303,9 +341,9 @@ def run(opts: Options, out: Path, progress: bool = True) -> dict:
         if store is None:  # only now, with a budget some network meets, does the folder come to be
             out.mkdir(parents=True, exist_ok=True)
             store = TrialStore(out / "search.sqlite")
-        new = [p for p in chart if p.pop("new")]
-        store.put_many([(trial_key("cost", _cost_inputs(opts, Arch(**p["arch"]))), "cost", p["name"],
-                         _cost_inputs(opts, Arch(**p["arch"])), p, 0.0) for p in new])
+        new = [Arch(**p["arch"]) for p in chart if p.pop("new")]
+        store_costs(store, {Arch(**p["arch"]): p for p in chart}, new, opts.budget.fps, opts.part, opts.clock_ns,
+                    opts.model, opts.target)
         archs = sorted({Arch(**p["arch"]) for m in METHODS for p in picks[m]})
         trained = train(opts, store, out, archs, progress)
         candidates = [{**p, **trained[Arch(**p["arch"])]} for p in picks["calibrated"] if Arch(**p["arch"]) in trained]
