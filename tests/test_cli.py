@@ -77,7 +77,7 @@ BAD = {
     "residual": lambda p: _model(p, *[sum(t, []) for t in zip(
         _bipolar_layer("l", "x", "h", np.ones((4, 4), np.float32)),
         ([helper.make_node("Add", ["h", "x"], ["y"], name="skip")], []), strict=True)]),
-    "global pool": lambda p: _model(p, [helper.make_node("GlobalAveragePool", ["x"], ["y"], name="gap")],
+    "float only": lambda p: _model(p, [helper.make_node("GlobalAveragePool", ["x"], ["y"], name="gap")],
                                     in_shape=(1, 2, 3, 3), out_shape=(1, 2, 1, 1)),
     "non-monotonic": lambda p: _model(p, *[sum(t, []) for t in zip(
         _bipolar_layer("a", "x", "h", np.ones((4, 4), np.float32)),
@@ -86,8 +86,8 @@ BAD = {
     "truncated": lambda p: (p.write_bytes(open(ZOO, "rb").read()[:3000]), str(p))[1],
     "missing": lambda p: str(p) + ".absent",
 }
-EXPECT = {"unknown op": "'odd' (FancyOp)", "cycle": "cycle", "residual": "'skip' (Add): residual Add",
-          "global pool": "'gap' (GlobalAveragePool)", "non-monotonic": "'fold' (Abs): non-monotonic",
+EXPECT = {"unknown op": "'odd' (FancyOp)", "cycle": "cycle", "residual": "'skip' (Add) read the float input",
+          "float only": "no activation quantizer found", "non-monotonic": "'fold' (Abs): non-monotonic",
           "truncated": "truncated or corrupt", "missing": "no such file"}
 
 

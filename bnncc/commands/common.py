@@ -51,11 +51,32 @@ def cost_model(spec: str | None):
     return load(spec) if spec else default_model()
 
 
-def load(path: str):
-    """The lowered IR of an ONNX, QONNX or FINN-ONNX file."""
+def add_input_codes(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("input codes")
+    g.add_argument("--input-codes", metavar="uintN|intN",
+                   help="declare a raw float input to be N-bit integer codes times --input-scale, so the first "
+                        "layer runs in hardware (e.g. uint8 pixels; inputs off that grid are rounded onto it)")
+    g.add_argument("--input-scale", metavar="S",
+                   help="the codes' scale, a number or a fraction (default 1; e.g. 1/255)")
+
+
+def input_codes(args: argparse.Namespace):
+    """The declared input grid, or None; --input-scale alone is a usage error."""
+    from bnncc.frontend import InputCodes
+
+    codes, scale = getattr(args, "input_codes", None), getattr(args, "input_scale", None)
+    if codes is None:
+        if scale is not None:
+            raise BnnccError("--input-scale needs --input-codes")
+        return None
+    return InputCodes.parse(codes, scale)
+
+
+def load(path: str, args: argparse.Namespace | None = None):
+    """The lowered IR of an ONNX, QONNX or FINN-ONNX file (with the command's --input-codes, if any)."""
     from bnncc.frontend import load as load_model
 
-    return load_model(path)
+    return load_model(path, input_codes(args) if args is not None else None)
 
 
 def read_npy(path: str, option: str = "--input") -> np.ndarray:
@@ -67,14 +88,22 @@ def read_npy(path: str, option: str = "--input") -> np.ndarray:
         raise BnnccError(f"{option} {path}: not a readable .npy array ({type(e).__name__})") from None
 
 
-def checked_input(graph, x: np.ndarray, path: str) -> np.ndarray:
-    """The batch as the model takes it (float32, finite); a problem names the file it came from."""
+def checked_input(graph, x: np.ndarray, path: str, args: argparse.Namespace | None = None) -> np.ndarray:
+    """The batch as the model takes it (float32, finite); a problem names the file it came from. Inputs off
+    a declared --input-codes grid are reported on stderr (the model rounds them onto it)."""
+    import sys
+
     from bnncc.ir.executor import check_input
 
     try:
-        return check_input(graph, x)
+        x = check_input(graph, x)
     except BnnccError as e:
         raise BnnccError(f"--input {path}: {e}") from None
+    codes = input_codes(args) if args is not None else None
+    if codes is not None and (off := codes.off_grid(x)):
+        print(f"bnncc: warning: {off:,} of {x.size:,} input values of {path} are not --input-codes values; they "
+              "are rounded onto that grid, where the model itself would not round them", file=sys.stderr)
+    return x
 
 
 def write_npy_atomic(path: str, array: np.ndarray, option: str = "--output") -> None:

@@ -7,7 +7,16 @@ import argparse
 import json
 import sys
 
-from bnncc.commands.common import Parser, at_least_one, checked_input, cost_model, load, positive, read_npy
+from bnncc.commands.common import (
+    Parser,
+    add_input_codes,
+    at_least_one,
+    checked_input,
+    cost_model,
+    load,
+    positive,
+    read_npy,
+)
 from bnncc.errors import BnnccError
 
 
@@ -73,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     check_options(args)
     target = backend(args.target)
     x = read_npy(args.input) if args.input else None
-    graph = load(args.model)
+    graph = load(args.model, args)
     if x is not None:
-        x = checked_input(graph, x, args.input)
+        x = checked_input(graph, x, args.input, args)
     options = fpga_options(args, x) if args.target == "fpga" else rram_options(args, x)
     report = target.compile(graph, options)
     for w in report.get("warnings", []):
@@ -129,5 +138,6 @@ def parser(subcommands: tuple[str, ...]) -> argparse.ArgumentParser:
     comp.add_argument("--sim", action="store_true",
                       help="simulate the output against the reference executor, exit 1 on a mismatch: fpga, the "
                            "RTL with cocotb (implies --rtl); rram, the ideal crossbar simulation")
+    add_input_codes(comp)
     comp.set_defaults(fn=run)
     return comp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bnncc.commands.common import load
+from bnncc.commands.common import add_input_codes, load
 
 
 def layer_table(graph) -> list[dict]:
@@ -42,7 +42,7 @@ def print_table(rows: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    graph = load(args.model)
+    graph = load(args.model, args)
     rows = layer_table(graph)
     if args.json:
         print(json.dumps({"model": args.model, "layers": rows, "ir": str(graph)}))
@@ -57,5 +57,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser("inspect", help="print the IR and a per-layer table")
     p.add_argument("model", help="ONNX, QONNX or FINN-ONNX file")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_input_codes(p)
     p.set_defaults(fn=run)
     return p

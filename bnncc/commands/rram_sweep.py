@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnncc.commands.common import load, positive
+from bnncc.commands.common import add_input_codes, load, positive
 from bnncc.commands.compile import add_mapping_options, rram_options
 from bnncc.errors import BnnccError
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if any(f > 1 for f in safs):
         raise BnnccError(f"--saf {args.saf!r}: rates must be at most 1")
     bits = parse_bits(args.adc_bits)
-    graph = load(args.model)
+    graph = load(args.model, args)
     cfg = rram_options(args).config(adc_bits=False)
     x, y = load_inputs(args.dataset, args.limit, args.seed, tuple(graph.input_type.shape), args.input_div)
     result = sweep(graph, cfg, x, y, args.dataset, sigmas, safs, bits, Path(args.out) / "rram-sweep", args.trials,
@@ -103,5 +103,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("-o", "--out", default="out", help="output folder (writes OUT/rram-sweep)")
     p.add_argument("--json", action="store_true", help="print the sweep as one JSON object")
     add_mapping_options(p, adc_bits=False)
+    add_input_codes(p)
     p.set_defaults(fn=run)
     return p

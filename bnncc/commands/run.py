@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from bnncc.commands.common import checked_input, load, read_npy, write_npy_atomic
+from bnncc.commands.common import add_input_codes, checked_input, load, read_npy, write_npy_atomic
 
 
 def run(args: argparse.Namespace) -> int:
     from bnncc.ir.executor import run as execute
 
-    graph = load(args.model)
-    x = checked_input(graph, read_npy(args.input), args.input)
+    graph = load(args.model, args)
+    x = checked_input(graph, read_npy(args.input), args.input, args)
     result = execute(graph, x)
     out = result.outputs[0]
     if args.output:
@@ -32,5 +32,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--input", required=True, help=".npy batch [N, ...] in the model's input layout")
     p.add_argument("--output", help="write the model's first output to this .npy")
     p.add_argument("--json", action="store_true", help='print {"labels": [...], "outputs": [...]} on stdout')
+    add_input_codes(p)
     p.set_defaults(fn=run)
     return p

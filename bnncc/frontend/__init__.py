@@ -1,5 +1,6 @@
 """ONNX / QONNX / FINN-ONNX / bnncc-dialect files -> IR."""
 
 from bnncc.frontend.onnx_import import load, read_onnx
+from bnncc.ir.passes.input_codes import InputCodes
 
-__all__ = ["load", "read_onnx"]
+__all__ = ["InputCodes", "load", "read_onnx"]

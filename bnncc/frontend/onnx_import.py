@@ -13,16 +13,12 @@ from bnncc.frontend import dialect, validate
 from bnncc.frontend.validate import op_text
 from bnncc.ir.float_ops import OPS, QUANTIZER_OPS, FloatNode
 from bnncc.ir.graph import FloatGraph, Graph, quote
+from bnncc.ir.passes.input_codes import InputCodes
 
 # Domains whose custom ops we read: QONNX (current and Brevitas-era) and FINN.
 CUSTOM_DOMAINS = {"onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general", "finn"}
 STANDARD_DOMAINS = {"", "ai.onnx"}
 LOCAL_FUNCTIONS = {("bnncc", "AdderMatMul"), ("bnncc", "AdderConv")}
-UNSUPPORTED_YET = {
-    "GlobalAveragePool": "global average pooling",
-    "AveragePool": "average pooling",
-    "Trunc": "QONNX Trunc (average pooling)",
-}
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
@@ -59,8 +55,6 @@ def read_onnx(path: str) -> FloatGraph:
                 raise BnnccError(f"{where()}: only tensor-valued Constant nodes are supported")
             consts[n.output[0]] = validate.tensor_array(a["value"], where())
             continue
-        if op in UNSUPPORTED_YET:
-            raise BnnccError(f"{where()}: {UNSUPPORTED_YET[op]} is not supported yet")
         known = (
             (domain in STANDARD_DOMAINS and op in standard_ops)
             or (domain in CUSTOM_DOMAINS and op in QUANTIZER_OPS)
@@ -121,8 +115,9 @@ def _toposort(fg: FloatGraph) -> None:
     fg.nodes = ordered
 
 
-def load(path: str) -> Graph:
-    """ONNX file -> lowered, verified IR graph."""
+def load(path: str, input_codes: InputCodes | None = None) -> Graph:
+    """ONNX file -> lowered, verified IR graph. `input_codes` declares a raw float input to be integer codes
+    times a scale (`passes.input_codes`)."""
     from bnncc.ir import passes
 
     collecting = gc.isenabled()
@@ -130,6 +125,8 @@ def load(path: str) -> Graph:
     try:          # objects would only make a large graph's load superlinear
         fg = read_onnx(path)
         validate.finite(fg)
+        if input_codes is not None:
+            fg = passes.input_codes.apply(fg, input_codes)
         fg = passes.fold_constants.apply(fg)
         validate.casts(fg)
         fg = passes.no_ops.apply(fg)

@@ -173,6 +173,22 @@ def _maxpool(ins, a):
     return [_windows(ins[0], k, s, p, -np.inf).max(axis=(-2, -1))]
 
 
+def _avgpool(ins, a):
+    if a.get("ceil_mode", 0):
+        raise BnnccError("AveragePool ceil_mode=1 is not supported")
+    k, s, p = _spatial(a)
+    if any(p) and not a.get("count_include_pad", 0):
+        raise BnnccError("AveragePool with padding counts only the real elements (count_include_pad=0); "
+                         "not supported")
+    windows = _windows(ins[0], k, s, p, 0.0).astype(np.float64)
+    return [_f32(windows.sum(axis=(-2, -1)) / (k[0] * k[1]))]
+
+
+def _global_avgpool(ins, a):
+    x = ins[0]
+    return [_f32(x.astype(np.float64).mean(axis=tuple(range(2, x.ndim)), keepdims=True))]
+
+
 def _topk(ins, a):
     x, k = ins[0], int(np.asarray(ins[1]).ravel()[0])
     axis, largest = a.get("axis", -1), a.get("largest", 1)
@@ -271,6 +287,8 @@ OPS: dict[str, Callable] = {
     "Gemm": _gemm,
     "Conv": _conv,
     "MaxPool": _maxpool,
+    "AveragePool": _avgpool,
+    "GlobalAveragePool": _global_avgpool,
     "AdderMatMul": _adder,
     "AdderConv": _adder_conv,
     "TopK": _topk,
@@ -344,6 +362,8 @@ class IntQuant(Quantizer):
     def count(self, x):
         y = x / self.scale + self.zeropt
         y = np.clip(y, self.qmin, self.qmax).astype(y.dtype)
+        if self.levels > 1 << 24:  # a 32-bit bias: its codes lose their low bits in float32 arithmetic
+            return ROUNDING[self.rounding](y).astype(np.int64) - self.qmin
         return (ROUNDING[self.rounding](y) - self.qmin).astype(small_int(0, self.levels))
 
     def dequant(self, k):
@@ -402,12 +422,49 @@ class MultiThreshold(Quantizer):
         return (F32(self.out_scale) * k.astype(F32) + F32(self.out_bias)).astype(F32)
 
 
+@dataclass
+class TruncQuant(Quantizer):
+    """QONNX Trunc, computed in qonnx's order: y = round(x / scale + zp) / trunc_scale, then (v2 only) clamped
+    to the output's code range, rounded by `rounding`; output (y - out_zp) * out_scale. v1 (5 inputs)
+    drops 2^(in_bits - out_bits) and keeps the input scale and zero point; v2 (6 inputs) takes an output scale,
+    trunc_scale = 2^round(log2(out_scale / scale)). v1 does not clamp: lowering checks its codes stay in range."""
+
+    scale: np.ndarray
+    zeropt: np.ndarray
+    trunc_scale: np.ndarray
+    out_scale: np.ndarray
+    out_zeropt: np.ndarray
+    qmin: int
+    qmax: int
+    rounding: str
+    clamp: bool
+
+    @property
+    def levels(self) -> int:
+        return self.qmax - self.qmin + 1
+
+    def codes(self, x):
+        """The codes before any clamp of ours (v1 may leave the output range)."""
+        y = np.round(x / self.scale + self.zeropt) / self.trunc_scale
+        if self.clamp:
+            y = np.clip(y, self.qmin, self.qmax).astype(y.dtype)
+        return ROUNDING[self.rounding](y)
+
+    def count(self, x):
+        return (np.clip(self.codes(x), self.qmin, self.qmax) - self.qmin).astype(small_int(0, self.levels))
+
+    def dequant(self, k):
+        q = (k + self.qmin).astype(F32)
+        return ((q - self.out_zeropt) * self.out_scale).astype(F32)
+
+
 MAX_LEVELS = 1 << 16  # codes of one quantizer: beyond 16 bits nothing is integer hardware any more
-QUANTIZER_OPS = ("BipolarQuant", "Quant", "IntQuant", "RoundClip", "Sign", "MultiThreshold")
+QUANTIZER_OPS = ("BipolarQuant", "Quant", "IntQuant", "RoundClip", "Sign", "MultiThreshold", "Trunc")
 
 
-def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
-    """The quantizer a quantizer node stands for; its parameters must be constants."""
+def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray], max_bits: int = 8) -> Quantizer:
+    """The quantizer a quantizer node stands for; its parameters must be constants. Activations have at most
+    8 bits (their codes become thresholds); a constant's quantizer (a 32-bit bias) may have up to 32."""
 
     def const(i: int) -> np.ndarray:
         if i >= len(node.inputs) or node.inputs[i] not in consts:
@@ -438,8 +495,9 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
         if signed not in (0, 1) or narrow not in (0, 1):
             raise BnnccError(f"{node.op} node {quote(node.name)}: signed={signed!r} and narrow={narrow!r} must be "
                              "0 or 1")
-        if bits != int(bits) or not 1 <= bits <= 8:
-            raise BnnccError(f"{node.op} node {quote(node.name)}: bit width {bits} is not an integer in 1..8")
+        if bits != int(bits) or not 1 <= bits <= max_bits:
+            raise BnnccError(f"{node.op} node {quote(node.name)}: bit width {bits} is not an integer in "
+                             f"1..{max_bits}")
         bits = int(bits)
         zp = const(2)
         if not np.all(np.isfinite(zp)) or np.any(zp != np.round(zp)):
@@ -456,6 +514,8 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
         if rounding.upper() not in ROUNDING:
             raise BnnccError(f"{node.op} node {quote(node.name)}: unknown rounding mode {rounding}")
         return IntQuant(scale.astype(F32), zp.astype(F32), qmin, qmax, rounding.upper())
+    if node.op == "Trunc":
+        return _trunc(node, const, positive_scale)
     if node.op == "RoundClip":
         if a["hi"] - a["lo"] >= MAX_LEVELS:
             raise BnnccError(f"quantizer node {quote(node.name)}: Clip(Round(x), {a['lo']:g}, {a['hi']:g}) has more "
@@ -469,6 +529,29 @@ def make_quantizer(node: FloatNode, consts: dict[str, np.ndarray]) -> Quantizer:
     raise BnnccError(f"node {quote(node.name)}: {node.op} is not a quantizer")
 
 
+def _trunc(node: FloatNode, const, positive_scale) -> TruncQuant:
+    v2 = len(node.inputs) == 6
+    if len(node.inputs) not in (5, 6):
+        raise BnnccError(f"Trunc node {quote(node.name)}: {len(node.inputs)} inputs; Trunc v1 has 5, v2 has 6")
+    scale, zp = positive_scale(1).astype(F32), const(2).astype(F32)
+    in_bits, out_bits = (float(const(i).ravel()[0]) for i in ((3, 5) if v2 else (3, 4)))
+    if not all(b == int(b) and 1 <= b <= 16 for b in (in_bits, out_bits)):
+        raise BnnccError(f"Trunc node {quote(node.name)}: bit widths {in_bits:g}, {out_bits:g} are not integers "
+                         "in 1..16")
+    a = node.attrs
+    qmin, qmax = int_range(int(out_bits), bool(a.get("signed", 0)), bool(a.get("narrow", 0)))
+    rounding = str(a.get("rounding_mode", "FLOOR")).upper()
+    if rounding not in ROUNDING:
+        raise BnnccError(f"Trunc node {quote(node.name)}: unknown rounding mode {rounding}")
+    if v2:
+        out_scale = positive_scale(4).astype(F32)
+        trunc_scale = (F32(2) ** np.round(np.log2(out_scale / scale))).astype(F32)
+        out_zp = (zp / trunc_scale).astype(F32)
+    else:
+        out_scale, trunc_scale, out_zp = scale, np.asarray(F32(2.0 ** (in_bits - out_bits))), zp
+    return TruncQuant(scale, zp, np.asarray(trunc_scale, F32), out_scale, out_zp, qmin, qmax, rounding, v2)
+
+
 def is_quantizer(node: FloatNode) -> bool:
     return node.op in QUANTIZER_OPS or (node.op == "Where" and "t" in node.attrs)
 
@@ -477,7 +560,7 @@ def run_node(node: FloatNode, env: dict[str, np.ndarray], consts: dict[str, np.n
     """Evaluate one node, reading inputs from env/consts and writing its outputs into env."""
     ins = [env.get(n, consts.get(n)) if n else None for n in node.inputs]
     if is_quantizer(node):
-        fn = make_quantizer(node, consts)
+        fn = make_quantizer(node, consts, 32 if node.inputs[0] in consts else 8)
     elif node.op in OPS:
         fn = OPS[node.op]
     else:

@@ -288,20 +288,30 @@ class Adder:
 
 
 @dataclass
-class MaxPool:
-    """Max over k x k windows, NHWC (an OR over bits for bipolar values)."""
+class _Pooling:
+    """k x k windows with stride s, no padding, NHWC."""
 
     kernel: int
     stride: int
     host = False
 
-    def infer(self, t: TensorType) -> TensorType:
+    def out_shape(self, t: TensorType) -> tuple[int, int, int]:
         h, w, c = t.shape
-        oh, ow = _out_hw(h, w, self.kernel, self.stride, (0, 0, 0, 0))
-        return TensorType((oh, ow, c), t.dtype)
+        return (*_out_hw(h, w, self.kernel, self.stride, (0, 0, 0, 0)), c)
+
+    def windows(self, x: np.ndarray) -> np.ndarray:
+        return _windows_nhwc(x, self.kernel, self.stride, (0, 0, 0, 0), 0)
+
+
+@dataclass
+class MaxPool(_Pooling):
+    """Max over k x k windows, NHWC (an OR over bits for bipolar values)."""
+
+    def infer(self, t: TensorType) -> TensorType:
+        return TensorType(self.out_shape(t), t.dtype)
 
     def execute(self, x: np.ndarray) -> np.ndarray:
-        return _windows_nhwc(x, self.kernel, self.stride, (0, 0, 0, 0), 0).max(axis=(3, 4))
+        return self.windows(x).max(axis=(3, 4))
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
         return {"kind": "maxpool", "kernel": self.kernel, "stride": self.stride,
@@ -393,23 +403,71 @@ class LabelSelect:
 
 @dataclass
 class Add:
-    """Exact integer sum of two tensors of one shape (a residual join)."""
+    """Exact integer join of two tensors of one shape: wa * a + wb * b (a residual add). The weights are 1
+    at equal scales, a power of two where the scales differ by one (a shift), else the integer ratio of
+    the two exact float32 scales."""
 
+    wa: int = 1
+    wb: int = 1
     host = False
 
     def infer(self, a: TensorType, b: TensorType) -> TensorType:
         if a.shape != b.shape:
             raise BnnccError(f"Add of shapes {list(a.shape)} and {list(b.shape)}")
-        return TensorType(a.shape, int_type(a.dtype.min + b.dtype.min, a.dtype.max + b.dtype.max))
+        lo = self.wa * a.dtype.min + self.wb * b.dtype.min
+        return TensorType(a.shape, int_type(lo, self.wa * a.dtype.max + self.wb * b.dtype.max))
 
     def execute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a.astype(np.int64) + b.astype(np.int64)
+        return self.wa * a.astype(np.int64) + self.wb * b.astype(np.int64)
 
     def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
-        return {"kind": "add", "out_bits": t_out.dtype.bits}
+        return {"kind": "add", "weights": [self.wa, self.wb], "out_bits": t_out.dtype.bits}
 
     def __str__(self) -> str:
-        return "Add"
+        return "Add" if (self.wa, self.wb) == (1, 1) else f"Add({self.wa}*a + {self.wb}*b)"
+
+
+@dataclass
+class Concat:
+    """Channel concatenation (NHWC: the last axis) of tensors that share one value grid."""
+
+    host = False
+
+    def infer(self, *ts: TensorType) -> TensorType:
+        if len({t.shape[:-1] for t in ts}) != 1:
+            raise BnnccError(f"Concat of shapes {[list(t.shape) for t in ts]}")
+        lo, hi = min(t.dtype.min for t in ts), max(t.dtype.max for t in ts)
+        dtype = ts[0].dtype if all(t.dtype == ts[0].dtype for t in ts) else int_type(lo, hi)
+        return TensorType(ts[0].shape[:-1] + (sum(t.shape[-1] for t in ts),), dtype)
+
+    def execute(self, *xs: np.ndarray) -> np.ndarray:
+        return np.concatenate(xs, axis=-1)
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "concat", "bits": t_out.dtype.bits}
+
+    def __str__(self) -> str:
+        return "Concat"
+
+
+@dataclass
+class SumPool(_Pooling):
+    """Integer sum over k x k windows, NHWC: an average pool whose division is folded into what follows."""
+
+    def infer(self, t: TensorType) -> TensorType:
+        n = self.kernel * self.kernel
+        return TensorType(self.out_shape(t), int_type(n * t.dtype.min, n * t.dtype.max))
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        return self.windows(x.astype(np.int64)).sum(axis=(3, 4))
+
+    def describe(self, t_in: TensorType, t_out: TensorType) -> dict:
+        return {"kind": "sumpool", "kernel": self.kernel, "stride": self.stride,
+                "ifm": list(t_in.shape), "ofm": list(t_out.shape), "bits": t_in.dtype.bits,
+                "out_bits": t_out.dtype.bits}
+
+    def __str__(self) -> str:
+        return f"SumPool(k={self.kernel}, s={self.stride})"
 
 
 @dataclass
@@ -427,14 +485,20 @@ class HostTail:
     out_types: tuple[TensorType, ...]  # their per-sample types, as traced on the float graph
     m: int = 1
     b0: int = 0
+    # A quantizer's codes leave the model as its own float32 table (value type, float per code), not a*v + b
+    table: tuple[DataType, np.ndarray] | None = None
     host = True
 
     def infer(self, t: TensorType) -> tuple[TensorType, ...]:
         return self.out_types
 
     def dequant(self, acc: np.ndarray) -> np.ndarray:
-        dot = acc.astype(np.float64) * self.m + self.b0  # exact: |acc| far below 2**53
-        y = (self.a * dot + self.b).astype(F32)
+        if self.table is not None:
+            dtype, floats = self.table
+            y = floats[dtype.to_codes(acc.astype(np.int64))]
+        else:
+            dot = acc.astype(np.float64) * self.m + self.b0  # exact: |acc| far below 2**53
+            y = (self.a * dot + self.b).astype(F32)
         return y.reshape(y.shape[0], -1)[:, self.onnx_index]
 
     def execute(self, x: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -235,9 +235,17 @@ def tail_model(tail: ops.HostTail, acc_shape: tuple[int, ...]) -> onnx.ModelProt
     """int64 accumulators [N, *acc_shape] -> the model's outputs (float32, or int64 indices)."""
     em = _Emitter(tail.consts)
     i64, f64 = TensorProto.INT64, TensorProto.DOUBLE
-    dot = em.one("Add", [em.one("Mul", ["acc", em.const(np.int64(tail.m))]), em.const(np.int64(tail.b0))])
-    y = em.one("Mul", [em.one("Cast", [dot], to=f64), em.const(np.asarray(tail.a, np.float64))])
-    y = em.one("Cast", [em.one("Add", [y, em.const(np.asarray(tail.b, np.float64))])], to=TensorProto.FLOAT)
+    if tail.table is not None:  # a quantizer's codes: its own float32 per code (index = value - min)
+        dtype, floats = tail.table
+        lo = -1 if dtype.is_bipolar else dtype.min
+        code = em.one("Sub", ["acc", em.const(np.int64(lo))])
+        if dtype.is_bipolar:
+            code = em.one("Div", [code, em.const(np.int64(2))])
+        y = em.one("Gather", [em.const(np.asarray(floats, np.float32)), code], axis=0)
+    else:
+        dot = em.one("Add", [em.one("Mul", ["acc", em.const(np.int64(tail.m))]), em.const(np.int64(tail.b0))])
+        y = em.one("Mul", [em.one("Cast", [dot], to=f64), em.const(np.asarray(tail.a, np.float64))])
+        y = em.one("Cast", [em.one("Add", [y, em.const(np.asarray(tail.b, np.float64))])], to=TensorProto.FLOAT)
     flat = em.one("Reshape", [y, em.const(np.array([0, -1], np.int64))])
     em.names[tail.start] = em.one("Gather", [flat, em.const(np.asarray(tail.onnx_index, np.int64))], axis=1)
     sample = tail.dequant(np.zeros((1, *acc_shape), np.int64))
