@@ -28,7 +28,7 @@ from torch import nn
 from bnncc.errors import BnnccError
 from bnncc.ir.pow2 import pow2_exponent
 from bnncc.nn import layers as L
-from bnncc.nn.net import QuantNet, leaves
+from bnncc.nn.net import QuantNet, Residual, leaves
 from bnncc.onnx_writer import DialectWriter, IntQuantSpec
 
 __all__ = ["export", "is_exact", "onnxruntime_outputs"]
@@ -96,62 +96,73 @@ def build_onnx(model: QuantNet, in_shape: tuple[int, ...]) -> onnx.ModelProto:
     ex = _Exactness()
     with torch.no_grad():
         for i, m in enumerate(leaves(model.layers if isinstance(model, QuantNet) else model)):
-            p = _layer_name(i, m)
-            where = f"layer {i} ({type(m).__name__})"
-            if isinstance(m, L.IntAct):  # includes InputQuant
-                w.int_quant(p, m.spec)
-                ex.quantizer(m.spec.scale, m.spec.qmin, m.spec.qmax)
-            elif isinstance(m, L.BinaryAct):
-                w.bipolar(p)
-                ex.quantizer(1.0, -1, 1)
-            elif isinstance(m, L.BinaryLinear | L.Pow2Linear | L.ShiftLinear):
-                wt = _np(m.binary() if isinstance(m, L.BinaryLinear) else m.quantized()).T
-                ex.linear(p, wt)
-                w.matmul(p, wt)
-                if isinstance(m, L.BinaryLinear) and m.alpha:
-                    w.mul(f"{p}/alpha", _np(m.scale()))
-            elif isinstance(m, L.BinaryConv2d | L.Pow2Conv2d | L.ShiftConv2d):
-                wt = _np(m.binary() if isinstance(m, L.BinaryConv2d) else m.quantized())
-                ex.linear(p, wt.reshape(wt.shape[0], -1).T)
-                w.conv(p, wt, pad=m.padding)
-                if isinstance(m, L.BinaryConv2d) and m.alpha:
-                    w.mul(f"{p}/alpha", _np(m.scale()))
-            elif isinstance(m, L.AdderLinear):
-                wt = _np(m.quantized())
-                ex.adder(p, wt.shape[0], m.act)
-                w.adder(p, wt)
-            elif isinstance(m, L.AdderConv2d):
-                # Stored [C*k*k, O], rows ordered (c, i, j) as F.unfold lays out a patch: that is
-                # W [O, C, k, k] flattened per output channel.
-                k = m.kernel_size
-                wt = _np(m.quantized()).T.reshape(m.out_channels, m.in_channels, k, k)
-                ex.adder(p, m.in_channels * k * k, m.act)
-                w.adder_conv(p, wt)
-            elif isinstance(m, L.BatchNorm):
-                a, b = m.folded()
-                w.mul(p, _np(a))
-                w.add(p, _np(b))
-            elif isinstance(m, nn.ReLU):
-                w.relu(p)
-            elif isinstance(m, nn.MaxPool2d):
-                k, s = m.kernel_size, m.stride
-                if k != s or m.padding not in (0, (0, 0)) or m.ceil_mode or m.dilation not in (1, (1, 1)):
-                    raise BnnccError(f"{where}: only MaxPool2d(k) with stride k, no padding, is in the dialect")
-                w.maxpool(p, int(k) if isinstance(k, int) else int(k[0]))
-            elif isinstance(m, nn.Flatten):
-                w.flatten(p)
-            elif isinstance(m, nn.Identity | nn.Dropout):
-                continue
-            elif isinstance(m, nn.Linear | nn.Conv2d):
-                raise BnnccError(f"{where}: float weights have no hardware form in the dialect "
-                                 "(a float baseline is not exportable)")
-            else:
-                raise BnnccError(f"{where}: not a layer the dialect exporter knows")
+            _layer(w, ex, _layer_name(i, m), f"layer {i} ({type(m).__name__})", m)
     doc = f"bnncc.export of {getattr(model, 'name', type(model).__name__)}"
     out = w.finish(doc, producer="bnncc.export")
     onnx.helper.set_model_props(out, {"bnncc.exact": "true" if ex.exact else "false",
                                       "bnncc.exact_notes": "; ".join(ex.notes)})
     return out
+
+
+def _layer(w: DialectWriter, ex: _Exactness, p: str, where: str, m: nn.Module) -> None:
+    """Write one layer of the chain (a residual block: its branch, the add of the shortcut, its activation)."""
+    if isinstance(m, Residual):
+        skip, shape = w.x, w.shape
+        for j, b in enumerate(leaves(m.branch)):
+            _layer(w, ex, f"{p}/b{j}_{type(b).__name__.lower()}", f"{where}, branch layer {j}", b)
+        if w.shape != shape:
+            raise BnnccError(f"{where}: the branch changes the shape {list(shape)} to {list(w.shape)}")
+        w.x = w.node("Add", [w.x, skip], f"{p}/residual")
+        _layer(w, ex, f"{p}/act", f"{where}, activation", m.act)
+    elif isinstance(m, L.IntAct):  # includes InputQuant
+        w.int_quant(p, m.spec)
+        ex.quantizer(m.spec.scale, m.spec.qmin, m.spec.qmax)
+    elif isinstance(m, L.BinaryAct):
+        w.bipolar(p)
+        ex.quantizer(1.0, -1, 1)
+    elif isinstance(m, L.BinaryLinear | L.Pow2Linear | L.ShiftLinear):
+        wt = _np(m.binary() if isinstance(m, L.BinaryLinear) else m.quantized()).T
+        ex.linear(p, wt)
+        w.matmul(p, wt)
+        if isinstance(m, L.BinaryLinear) and m.alpha:
+            w.mul(f"{p}/alpha", _np(m.scale()))
+    elif isinstance(m, L.BinaryConv2d | L.Pow2Conv2d | L.ShiftConv2d):
+        wt = _np(m.binary() if isinstance(m, L.BinaryConv2d) else m.quantized())
+        ex.linear(p, wt.reshape(wt.shape[0], -1).T)
+        w.conv(p, wt, pad=m.padding)
+        if isinstance(m, L.BinaryConv2d) and m.alpha:
+            w.mul(f"{p}/alpha", _np(m.scale()))
+    elif isinstance(m, L.AdderLinear):
+        wt = _np(m.quantized())
+        ex.adder(p, wt.shape[0], m.act)
+        w.adder(p, wt)
+    elif isinstance(m, L.AdderConv2d):
+        # Stored [C*k*k, O], rows ordered (c, i, j) as F.unfold lays out a patch: that is
+        # W [O, C, k, k] flattened per output channel.
+        k = m.kernel_size
+        wt = _np(m.quantized()).T.reshape(m.out_channels, m.in_channels, k, k)
+        ex.adder(p, m.in_channels * k * k, m.act)
+        w.adder_conv(p, wt)
+    elif isinstance(m, L.BatchNorm):
+        a, b = m.folded()
+        w.mul(p, _np(a))
+        w.add(p, _np(b))
+    elif isinstance(m, nn.ReLU):
+        w.relu(p)
+    elif isinstance(m, nn.MaxPool2d):
+        k, s = m.kernel_size, m.stride
+        if k != s or m.padding not in (0, (0, 0)) or m.ceil_mode or m.dilation not in (1, (1, 1)):
+            raise BnnccError(f"{where}: only MaxPool2d(k) with stride k, no padding, is in the dialect")
+        w.maxpool(p, int(k) if isinstance(k, int) else int(k[0]))
+    elif isinstance(m, nn.Flatten):
+        w.flatten(p)
+    elif isinstance(m, nn.Identity | nn.Dropout):
+        return
+    elif isinstance(m, nn.Linear | nn.Conv2d):
+        raise BnnccError(f"{where}: float weights have no hardware form in the dialect "
+                         "(a float baseline is not exportable)")
+    else:
+        raise BnnccError(f"{where}: not a layer the dialect exporter knows")
 
 
 def is_exact(model: onnx.ModelProto) -> bool:

@@ -18,8 +18,8 @@ from bnncc.errors import BnnccError
 
 # The zoo's names (and, in the parser, TrainConfig's defaults) are repeated here so building the parser
 # does not import torch; a test checks they match.
-ZOO_MODELS = ("tfc", "sfc", "lfc", "cnv", "cnv-finn", "lightnn1-mlp", "lightnn2-mlp", "flightnn-mlp", "lightnn1-cnn",
-              "lightnn2-cnn", "flightnn-cnn", "shiftadd-mlp", "shiftadd-cnn")
+ZOO_MODELS = ("tfc", "sfc", "lfc", "cnv", "resnet", "cnv-finn", "lightnn1-mlp", "lightnn2-mlp", "flightnn-mlp",
+              "lightnn1-cnn", "lightnn2-cnn", "flightnn-cnn", "shiftadd-mlp", "shiftadd-cnn")
 
 
 def outputs_for(onnx_path: str | Path) -> dict[str, Path]:

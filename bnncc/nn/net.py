@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from bnncc.nn import layers as L
 
-__all__ = ["BinaryBlock", "QuantNet", "leaves"]
+__all__ = ["BinaryBlock", "QuantNet", "Residual", "leaves"]
 
 
 class BinaryBlock(nn.Sequential):
@@ -61,8 +61,23 @@ class BinaryBlock(nn.Sequential):
         return super().forward(x)
 
 
+class Residual(nn.Module):
+    """A residual basic block: ``act(branch(x) + x)``. The branch (convolutions that keep the shape, their
+    BatchNorms and activations) ends in an activation on the grid x is on, and ``act`` is that grid again,
+    so the add joins two integer tensors of one scale: an exact integer add in hardware, clipped back to the
+    codes by ``act``. In a float baseline both activations are ReLUs."""
+
+    def __init__(self, branch: list[nn.Module], act: nn.Module) -> None:
+        super().__init__()
+        self.branch, self.act = nn.Sequential(*branch), act
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.branch(x) + x)
+
+
 def leaves(module: nn.Module) -> Iterator[nn.Module]:
-    """The chain's layers in forward order, containers (Sequential, BinaryBlock) expanded."""
+    """The chain's layers in forward order, containers (Sequential, BinaryBlock) expanded; a Residual is
+    one layer (the exporter walks its branch)."""
     if isinstance(module, nn.Sequential):
         for m in module:
             yield from leaves(m)

@@ -23,7 +23,7 @@ from torch import nn
 
 from bnncc.errors import BnnccError
 from bnncc.nn import layers as L
-from bnncc.nn.net import BinaryBlock, QuantNet
+from bnncc.nn.net import BinaryBlock, QuantNet, Residual
 
 __all__ = ["MODELS", "ModelInfo", "build", "load_checkpoint", "mixed_mlp", "names", "xnor_net"]
 
@@ -88,6 +88,25 @@ class _Spec:
 
     def adder_fc(self, i: int, o: int) -> nn.Module:
         return nn.Linear(i, o, bias=False) if self.float else L.AdderLinear(i, o, self.sspec())
+
+
+def _resnet(w: int) -> Callable[[_Spec], list[nn.Module]]:
+    """A binary-weight ResNet for 28 x 28 images: a stem convolution and a 2x2 max-pool, a residual block of
+    two padded 3x3 convolutions at w channels and a max-pool, a convolution to 2w channels and a second
+    residual block, then one binary FC layer. Weights are ±1, activations 4-bit unsigned codes on one fixed
+    power-of-two grid (so every add is exact)."""
+    def conv(s: _Spec, cin: int, cout: int) -> list[nn.Module]:
+        if s.float:
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), s.bn(cout)] + s.uact()
+        return [L.BinaryConv2d(cin, cout, 3, padding=1), s.bn(cout)] + s.uact()
+
+    def block(s: _Spec, c: int) -> nn.Module:
+        return Residual(conv(s, c, c) + conv(s, c, c), s.uact()[0])
+
+    def make(s: _Spec) -> list[nn.Module]:
+        return ([L.InputQuant()] + conv(s, 1, w) + [nn.MaxPool2d(2), block(s, w), nn.MaxPool2d(2)]
+                + conv(s, w, 2 * w) + [block(s, 2 * w), nn.Flatten()] + s.binary_fc(49 * 2 * w, 10, act=False))
+    return make
 
 
 def _binary_mlp(hidden: tuple[int, ...]) -> Callable[[_Spec], list[nn.Module]]:
@@ -166,6 +185,8 @@ MODELS: dict[str, tuple[ModelInfo, Callable[[_Spec], list[nn.Module]]]] = {
     "lfc": (ModelInfo("binary", "mlp", "binary MLP 784-1024-1024-1024-10 (FINN LFC)"),
             _binary_mlp(MLP_HIDDEN["lfc"])),
     "cnv": (ModelInfo("binary", "cnn", "binary CNN CNV-28: conv 32-32-P-64-64-P-128, FC 256-256-10"), _cnv(32)),
+    "resnet": (ModelInfo("binary", "cnn", "binary-weight ResNet-28: conv 32-P, residual block 32 (two 3x3 convs)-P, "
+                         "conv 64, residual block 64, FC 10; 4-bit activations"), _resnet(32)),
     "cnv-finn": (ModelInfo("binary", "cnn", "binary CNN CNV-28 at FINN widths: conv 64-64-P-128-128-P-256, "
                            "FC 512-512-10"), _cnv(64)),
     "lightnn1-mlp": (ModelInfo("pow2", "mlp", "LightNN k=1 MLP 784-512x3-10, 4-bit activations"),
