@@ -1,5 +1,5 @@
-"""The IR is a DAG: the executor walks a fork and a join exactly, passes follow every path, and the
-stages that only handle chains refuse a branching graph naming the node."""
+"""The IR is a DAG: the executor walks a fork and a join exactly, passes follow every path, the FPGA dataflow
+forks and joins streams, and the RRAM mapping names each stage's inputs."""
 
 from __future__ import annotations
 
@@ -57,20 +57,24 @@ def test_chain_check_names_the_branching_node():
     assert straight.chain("the test") == straight.nodes
 
 
-def test_the_fpga_dataflow_refuses_a_branching_graph():
+def test_the_fpga_dataflow_forks_and_joins():
     from bnncc.hw import dataflow
 
     graph, _ = branching_graph()
-    with pytest.raises(BnnccError, match=r"dag-test: node MatMul \(from 'a'\) feeds several nodes; the FPGA backend"):
-        dataflow.build(graph)
+    df = dataflow.build(graph)
+    assert [b.kind for b in df.blocks] == ["mvau", "fork", "mvau", "mvau", "add"]
+    assert sorted((e.src, e.src_port, e.dst, e.dst_port) for e in df.edges) == [
+        (0, 0, 1, 0), (1, 0, 2, 0), (1, 1, 3, 0), (2, 0, 4, 0), (3, 0, 4, 1)]
 
 
-def test_the_rram_mapper_refuses_a_branching_graph():
+def test_the_rram_mapping_names_every_stage_input(tmp_path):
+    from residual_models import residual_block
+
     from bnncc.backends.rram.config import RramConfig
     from bnncc.backends.rram.mapper import map_graph
+    from bnncc.frontend import load
 
-    graph, _ = branching_graph()
-    head = ops.HostHead([], {}, "x", "x", graph.input_type.dtype, 0, graph.input_type.shape, False)
-    graph.nodes.insert(0, Node(head, ["raw"], ["x"]))
-    with pytest.raises(BnnccError, match=r"node MatMul \(from 'a'\) feeds several nodes; the RRAM backend"):
-        map_graph(graph, RramConfig())
+    stages = map_graph(load(residual_block(tmp_path / "block.onnx")), RramConfig()).to_json()["stages"]
+    assert [(s["op"], s["index"], s["inputs"]) for s in stages] == [
+        ("window", 1, [0]), ("matrix", 2, [1]), ("threshold", 3, [2]), ("window", 4, [3]), ("matrix", 5, [4]),
+        ("threshold", 6, [5]), ("add", 7, [6, 0]), ("threshold", 8, [7])]

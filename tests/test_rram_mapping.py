@@ -112,13 +112,14 @@ def test_tfc_tiles_and_report(tfc, tmp_path):
     assert files == [".bnncc-output.json", "host_head.onnx", "host_tail.onnx", "mapping.json", "report.json"] + \
         [f"tiles/xbar{i:04d}.npy" for i in range(10)]
     mapping = json.loads((tmp_path / "rram" / "mapping.json").read_text())
-    assert mapping["schema"] == "bnncc.rram.mapping" and mapping["version"] == 1
+    assert mapping["schema"] == "bnncc.rram.mapping" and mapping["version"] == 2
     first = mapping["stages"][0]
     assert first["input"] == {"coding": "bipolar", "bits": 1}
     assert [t["word_lines"] for t in first["tiles"]] == [[r, min(r + 128, 784)] for r in range(0, 784, 128)]
     g = np.load(tmp_path / "rram" / first["tiles"][0]["file"])
     assert g.shape == (128, 128) and set(np.unique(g)) == {1 / 900e3, 1 / 6e3}
     assert [s["op"] for s in mapping["stages"]] == ["matrix", "threshold"] * 3 + ["matrix"]
+    assert [s["inputs"] for s in mapping["stages"]] == [[s["index"] - 1] for s in mapping["stages"]]  # a chain
 
 
 def test_same_model_same_bytes(tmp_path):

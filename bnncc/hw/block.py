@@ -87,6 +87,8 @@ class Block:
     fold_keys: ClassVar[tuple[str, ...]] = ()  # the folding parameters, in the order reports show them
     finn_prefixes: ClassVar[tuple[str, ...]] = ()  # regexes of FINN node names of this kind (folding_config.json)
     rtl_module: ClassVar[str] = ""
+    in_ports: ClassVar[tuple[str, ...]] = ("in",)  # the RTL module's stream ports, by input / output port
+    out_ports: ClassVar[tuple[str, ...]] = ("out",)
     pipeline_depth: ClassVar[int] = 1  # registers an input word passes on its way to an output word
     template_root: ClassVar[Path] = TEMPLATES  # holds hls/blocks/<kind>.j2 and rtl/blocks/<kind>.v
     hls_template: ClassVar[str | None] = None
@@ -145,6 +147,14 @@ class Block:
 
     def out_format(self, f: Fold) -> StreamFormat:
         return StreamFormat.of(self.out_dtype, self.out_elements, int(self.out_lanes(f)))
+
+    def port_format(self, port: int, f: Fold) -> StreamFormat:
+        """The stream format of input `port` (blocks with one input have only port 0)."""
+        return self.in_format(f)
+
+    def port_dtype(self, port: int) -> DataType:
+        """The values input `port` carries."""
+        return self.in_dtype
 
     # -- what the writers read -----------------------------------------------------------------------
     def params(self, f: Fold) -> list[Param]:

@@ -1,20 +1,22 @@
 """A design: the dataflow with one folding, and everything that folding implies between blocks (width
 converters where a producer's lanes differ from its consumer's, a FIFO on every stream), its
-schedule and its cost. `realize` builds it from the two values; nothing in a block changes."""
+schedule and its cost. `realize` builds it from the two values; nothing in a block changes. Stages are in
+topological order and `edges` are the streams between them (a chain: stage i into stage i + 1)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from bnncc.cost.devices import Device
 from bnncc.cost.model import RESOURCES, CostModel
+from bnncc.errors import BnnccError
 from bnncc.hw import schedule, tokens
 from bnncc.hw.block import Block, Fold
 from bnncc.hw.blocks.dwc import Dwc, dwc_cycles
 from bnncc.hw.blocks.fifo import Fifo, fifo_terms
-from bnncc.hw.dataflow import Dataflow
+from bnncc.hw.dataflow import Dataflow, Edge, chain_edges
 from bnncc.hw.stream import StreamFormat
 
 Folding = dict[str, Fold]  # block name -> fold: the value --folding, --fps and a search produce
@@ -53,8 +55,13 @@ class Stage:
 class Design:
     dataflow: Dataflow
     folding: Folding
-    stages: list[Stage]  # stream order, width converters included
-    fifos: list[Stage]  # fifos[i] is the stream into stages[i + 1]
+    stages: list[Stage]  # topological (for a chain: stream) order, width converters included
+    fifos: list[Stage]  # fifos[k] is the stream of edges[k]
+    edges: list[Edge] = field(default_factory=list)  # between stages, by destination; default: a chain
+
+    def __post_init__(self) -> None:
+        if not self.edges:
+            self.edges = chain_edges(len(self.stages))
 
     @property
     def input_format(self) -> StreamFormat:
@@ -75,16 +82,17 @@ class Design:
     def interval(self) -> int:
         return schedule.interval([s.cycles() for s in self.stages])
 
+    def token_model(self) -> tokens.Model | None:
+        """The design's token model, or None where a block kind has none."""
+        return token_model(self.stages, self.edges)
+
     def latency(self) -> int:
         """Cycles from the first input word of an image to its last output word, as the token model times it
         with the design's FIFO depths (RTL simulation measures the same number); the schedule's bound where
         a block kind has no token model."""
-        try:
-            programs = [s.block.steps(s.fold) for s in self.stages]
-        except NotImplementedError:
+        model = self.token_model()
+        if model is None:
             return schedule.latency([s.cycles() for s in self.stages], [s.block.pipeline_depth for s in self.stages])
-        model = tokens.Model(programs, [s.in_format.words for s in self.stages],
-                             [s.out_format.words for s in self.stages])
         timing = model.solve([f.block.depth for f in self.fifos])
         return int(timing.produced[-1][self.output_format.words - 1]) + 1
 
@@ -111,40 +119,65 @@ def realize(df: Dataflow, folding: Folding, fifo_depths: str | list[int] = "size
     """The design of `df` at `folding` (a fold for every block of the dataflow, e.g. folding.complete's).
     FIFO depths: "sized" by the token model (the smallest that keep the interval, bnncc.hw.tokens),
     "image" (one image of words: nothing ever waits for space), "minimal" (2), or a list."""
-    stages = [Stage(df.blocks[0], folding[df.blocks[0].name])]
-    n_dwc = 0
-    for prev, cur in zip(df.blocks, df.blocks[1:], strict=False):
-        out_lanes, in_lanes = int(prev.out_lanes(folding[prev.name])), int(cur.in_lanes(folding[cur.name]))
-        if out_lanes != in_lanes:
-            stages.append(Stage(Dwc(f"dwc{n_dwc}", prev.out_dtype, prev.out_dtype, prev.out_elements,
-                                    prev.out_elements, prev.tensor, lanes_in=out_lanes, lanes_out=in_lanes), {}))
-            n_dwc += 1
-        stages.append(Stage(cur, folding[cur.name]))
-    words = [s.in_format.words for s in stages[1:]]
+    stages: list[Stage] = []
+    edges: list[Edge] = []
+    at: dict[int, int] = {}  # block -> stage
+    for i, block in enumerate(df.blocks):
+        fold = folding[block.name]
+        into = []
+        for e in (e for e in df.edges if e.dst == i):
+            prev = df.blocks[e.src]
+            src, port = at[e.src], e.src_port
+            out_lanes, in_lanes = int(prev.out_lanes(folding[prev.name])), int(block.in_lanes(fold))
+            if out_lanes != in_lanes:
+                n_dwc = sum(s.block.kind == "dwc" for s in stages)
+                stages.append(Stage(Dwc(f"dwc{n_dwc}", prev.out_dtype, prev.out_dtype, prev.out_elements,
+                                        prev.out_elements, prev.tensor, lanes_in=out_lanes, lanes_out=in_lanes), {}))
+                edges.append(Edge(src, port, len(stages) - 1, 0))
+                src, port = len(stages) - 1, 0
+            into.append((src, port, e.dst_port))
+        stages.append(Stage(block, fold))
+        at[i] = len(stages) - 1
+        edges += [Edge(src, port, at[i], dst_port) for src, port, dst_port in into]
+    edges.sort(key=lambda e: (e.dst, e.dst_port))
+    formats = [stages[e.dst].block.port_format(e.dst_port, stages[e.dst].fold) for e in edges]
+    words = [f.words for f in formats]
     if fifo_depths == "sized":
-        depths = sized_depths(stages, words)
+        depths = sized_depths(stages, edges, words)
     elif isinstance(fifo_depths, str):
         depths = [int(schedule.fifo_depth(w)) if fifo_depths == "image" else schedule.MIN_FIFO_DEPTH for w in words]
     else:
         depths = list(fifo_depths)
     fifos = []
-    for dst, depth in zip(stages[1:], depths, strict=True):
-        fmt = dst.in_format
-        fifos.append(Stage(Fifo(f"fifo_{dst.name}", dst.block.in_dtype, dst.block.in_dtype, fmt.elements,
-                                fmt.elements, dst.block.tensor, width=fmt.word_bits, depth=depth,
+    for e, fmt, depth in zip(edges, formats, depths, strict=True):
+        dst = stages[e.dst].block
+        name = f"fifo_{dst.name}" + (f"_{e.dst_port}" if e.dst_port else "")
+        fifos.append(Stage(Fifo(name, dst.port_dtype(e.dst_port), dst.port_dtype(e.dst_port), fmt.elements,
+                                fmt.elements, dst.tensor, width=fmt.word_bits, depth=depth,
                                 words=fmt.words), {}))
-    return Design(df, folding, stages, fifos)
+    return Design(df, folding, stages, fifos, edges)
 
 
-def sized_depths(stages: list[Stage], words: list[int]) -> list[int]:
-    """FIFO depths from the token model; one image of words each where a block kind has no token model."""
-    whole = [int(schedule.fifo_depth(w)) for w in words]
+def token_model(stages: list[Stage], edges: list[Edge]) -> tokens.Model | None:
     try:
         programs = [s.block.steps(s.fold) for s in stages]
     except NotImplementedError:
+        return None
+    return tokens.Model(programs, [s.in_format.words for s in stages], [s.out_format.words for s in stages],
+                        edges=[(e.src, e.dst, e.dst_port) for e in edges])
+
+
+def sized_depths(stages: list[Stage], edges: list[Edge], words: list[int]) -> list[int]:
+    """FIFO depths from the token model; one image of words each where a block kind has no token model."""
+    whole = [int(schedule.fifo_depth(w)) for w in words]
+    model = token_model(stages, edges)
+    if model is None:
         return whole
-    model = tokens.Model(programs, [s.in_format.words for s in stages], [s.out_format.words for s in stages])
-    return tokens.size_fifos(model, whole)[0]
+    # a join's inputs wait for each other: its bypass may have to hold more than one image while the long
+    # branch fills its window buffers, so the limit to search below is every image the model simulates
+    joins = {e.dst for e in edges if e.dst_port}
+    limit = [w * tokens.IMAGES if e.dst in joins else w for e, w in zip(edges, whole, strict=True)]
+    return tokens.size_fifos(model, limit)[0]
 
 
 def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) -> dict:
@@ -177,6 +210,8 @@ def estimate_batch(df: Dataflow, folds: dict[str, dict[str, np.ndarray]], device
     holds, per block, one array of N values per folding key. Width converters are costed wherever each
     folding implies them, and so are FIFOs, at the minimal depth the token model gives most streams, so the
     totals equal `estimate(realize(..., fifo_depths="minimal"))` folding by folding."""
+    if not df.is_chain:
+        raise BnnccError("estimate_batch costs chains of blocks; cost a branching dataflow with estimate(realize(..))")
     totals: dict[str, np.ndarray] = {r: np.zeros(1) for r in RESOURCES}
     cycles = []
 

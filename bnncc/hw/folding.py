@@ -147,15 +147,12 @@ def optimize(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device:
     the chain, keeping the cheapest prefix per lane count, finds the cheapest whole design. Blocks in
     `fixed` keep their fold."""
     fixed = fixed or {}
+    if not df.is_chain:
+        return _optimize_dag(df, max_cycles, clock_ns, fps, device, model, fixed)
     states: dict[int, tuple[tuple, list]] = {}  # lanes out of the last block -> (cost key, folds so far)
     prev = None
     for b in df.blocks:
-        options = [fixed[b.name]] if b.name in fixed else [o for o in b.options() if b.cycles(o) <= max_cycles]
-        if not options:
-            fastest = min(b.options(), key=b.cycles)
-            cycles = int(b.cycles(fastest))
-            raise BnnccError(f"--fps {fps:g}: {b.name} needs at least {cycles} cycles per image, so the design "
-                             f"reaches at most {1e9 / (cycles * clock_ns):,.0f} FPS at {clock_ns:g} ns")
+        options = _options(b, max_cycles, clock_ns, fps, fixed)
         cost = b.cost(options[0] if len(options) == 1 else _stacked(options), device, model)
         cost = {r: np.broadcast_to(v, (len(options),)) for r, v in cost.items()}
         edges: dict[tuple[int, int], tuple | None] = {}
@@ -185,6 +182,43 @@ def optimize(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device:
         states, prev = nxt, b
     _, folds = min(states.values(), key=lambda s: s[0])
     return {b.name: b.fold(o) for b, o in zip(df.blocks, folds, strict=True)}
+
+
+def _options(b: Block, max_cycles: int, clock_ns: float, fps: float, fixed: Folding) -> list[Fold]:
+    options = [fixed[b.name]] if b.name in fixed else [o for o in b.options() if b.cycles(o) <= max_cycles]
+    if not options:
+        fastest = min(b.options(), key=b.cycles)
+        cycles = int(b.cycles(fastest))
+        raise BnnccError(f"--fps {fps:g}: {b.name} needs at least {cycles} cycles per image, so the design "
+                         f"reaches at most {1e9 / (cycles * clock_ns):,.0f} FPS at {clock_ns:g} ns")
+    return options
+
+
+def _optimize_dag(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, device: Device, model: CostModel,
+                  fixed: Folding) -> Folding:
+    """A branching dataflow: block by block in topological order, the option that is cheapest counting the
+    streams from its producers as already folded (the chain's dynamic program does not apply where
+    streams fork and join; this greedy choice is what FINN's per-node folding does too)."""
+    chosen: Folding = {}
+    for i, b in enumerate(df.blocks):
+        options = _options(b, max_cycles, clock_ns, fps, fixed)
+        cost = b.cost(options[0] if len(options) == 1 else _stacked(options), device, model)
+        cost = {r: np.broadcast_to(v, (len(options),)) for r, v in cost.items()}
+        best = None
+        for j, o in enumerate(options):
+            key = (cost["lut"][j], cost["bram18"][j], cost["dsp"][j], sum(o[k] for k in b.fold_keys))
+            for e in (e for e in df.edges if e.dst == i):
+                prev = df.blocks[e.src]
+                edge = _between(prev, int(prev.out_lanes(chosen[prev.name])), b, int(b.in_lanes(o)), max_cycles,
+                                device, model)
+                key = None if edge is None or key is None else _plus(key, edge)
+            if key is not None and (best is None or key < best[0]):
+                best = (key, o)
+        if best is None:
+            raise BnnccError(f"--fps {fps:g}: every folding of {b.name} needs a width converter slower than "
+                             f"{max_cycles} cycles per image")
+        chosen[b.name] = b.fold(best[1])
+    return chosen
 
 
 def _stacked(options: list[Fold]) -> dict[str, np.ndarray]:

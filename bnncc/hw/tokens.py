@@ -8,9 +8,10 @@ RTL block then stalls as a whole). The sliding window's two frame banks are the 
 reader are two step sequences coupled by the banks (`Block.steps` returns both, `banks` says how many).
 
 With every block's step times written as max-plus recurrences (t[s] = max(t[s-1] + 1, the cycle its input
-word arrives, the cycle its output slot frees)), a whole design is solved by fixed-point iteration over the
-chain: a pass downstream computes each block's times from its producer's output times and from its
-consumer's pop times of the pass before; times only grow, and the solution is reached when a pass changes
+word arrives, the cycle its output slot frees)), a whole design is solved by fixed-point iteration over its
+streams: a pass computes each block's times from its producers' output times and from its consumers' pop
+times of the pass before (a join waits for the later of its inputs, a fork for the fuller of its outputs);
+times only grow, and the solution is reached when a pass changes
 nothing (a design that deadlocks never settles and is reported as such). The sink always accepts and the
 source always offers, so the solution is the design's own steady state: its interval is the spacing of
 its last images' outputs. `size_fifos` then finds small depths whose interval equals the one with no FIFO
@@ -39,6 +40,9 @@ class Steps:
     produce: np.ndarray
     pop: np.ndarray | None = None
     latency: int = 1
+    ports: np.ndarray | None = None  # a block reading its inputs in turn (a concat): the input port of each
+    # word of its input stream, which is then the ports' words merged in reading order; None: every input
+    # port carries the whole stream in lockstep (a join), or there is one
 
     @property
     def pops(self) -> np.ndarray:
@@ -80,17 +84,21 @@ def _run(need: np.ndarray, produce: np.ndarray, arrive: np.ndarray, space: np.nd
 
 @dataclass
 class Timing:
-    """The solved schedule: per stage, when it produced each output word and popped each input word."""
+    """The solved schedule: per stage, when it produced each output word and popped each input word (of its
+    input stream; a concat's ports merged in reading order)."""
 
     produced: list[np.ndarray]
     popped: list[np.ndarray]
     interval: float
     settled: bool
     passes: int
+    edges: list[tuple[int, int, int]]
+    port_index: list[list[np.ndarray]]
 
-    def occupancy(self, i: int) -> int:
-        """The most words the stream into stage i + 1 held at once."""
-        prod, pop = self.produced[i], self.popped[i + 1]
+    def occupancy(self, k: int) -> int:
+        """The most words stream k (FIFO k) held at once."""
+        src, dst, port = self.edges[k]
+        prod, pop = self.produced[src], self.popped[dst][self.port_index[dst][port]]
         times = np.concatenate([prod, pop])
         delta = np.concatenate([np.ones(len(prod), np.int64), -np.ones(len(pop), np.int64)])
         order = np.lexsort((-delta, times))  # at one cycle, count the push before the pop
@@ -98,13 +106,31 @@ class Timing:
 
 
 class Model:
-    """A chain of step programs (`Steps` or `Banked`, one per stage) over `images` images, ready to be
-    solved for any FIFO depths (the stream between stage i and i + 1 is FIFO i); words_in/out are words per
-    image on each stage's input and output stream."""
+    """Step programs (`Steps` or `Banked`, one per stage, in topological order) over `images` images, ready to
+    be solved for any FIFO depths. `edges` are the streams (producer stage, consumer stage, consumer input
+    port), FIFO k on edge k (default: a chain, stage i into i + 1); a stage without a producer reads the
+    source (always offering), one without a consumer the sink (always accepting). A join's inputs and a
+    fork's outputs move in lockstep; a concat reads its ports in turn (`Steps.ports`). words_in/out are
+    words per image on each stage's input stream (all ports) and output stream."""
 
-    def __init__(self, programs: list, words_in: list[int], words_out: list[int], images: int = IMAGES) -> None:
+    def __init__(self, programs: list, words_in: list[int], words_out: list[int], images: int = IMAGES,
+                 edges: list[tuple[int, ...]] | None = None) -> None:
         self.programs, self.words_in, self.words_out, self.images = programs, words_in, words_out, images
+        chain = [(i, i + 1, 0) for i in range(len(programs) - 1)]
+        self.edges = chain if edges is None else [(e[0], e[1], e[2] if len(e) > 2 else 0) for e in edges]
+        self.into = [[k for k, e in enumerate(self.edges) if e[1] == i] for i in range(len(programs))]
+        self.out_of = [[k for k, e in enumerate(self.edges) if e[0] == i] for i in range(len(programs))]
+        self.port_index = [self._port_index(p, w) for p, w in zip(programs, words_in, strict=True)]
         self.tiled = [self._tile(p, w_in, w_out) for p, w_in, w_out in zip(programs, words_in, words_out, strict=True)]
+
+    def _port_index(self, prog, words: int) -> list[np.ndarray]:
+        """Per input port, the positions of its words in the stage's input stream over all images."""
+        ports = getattr(prog, "ports", None)
+        whole = np.arange(self.images * words)
+        if ports is None:
+            return [whole] * 2
+        tiled = np.tile(ports, self.images)
+        return [whole[tiled == p] for p in range(int(ports.max()) + 1)]
 
     def _tile(self, prog, w_in: int, w_out: int):
         if not isinstance(prog, Steps):
@@ -112,34 +138,44 @@ class Model:
         k = self.images
         return _repeat(prog.need, k, w_in), _repeat(prog.pops, k, w_in), _repeat(prog.produce, k, w_out)
 
-    def solve(self, depths: list[int], max_passes: int = MAX_PASSES) -> Timing:
+    def solve(self, depths: list[int], max_passes: int = MAX_PASSES, start: Timing | None = None) -> Timing:
+        """The schedule at these FIFO depths. `start`: a schedule known to be no later than this one (the
+        solution at depths at least as large), from which the iteration converges in fewer passes."""
         n, k = len(self.programs), self.images
-        produced = [np.full(k * w, NEVER, dtype=np.int64) for w in self.words_out]
-        popped = [np.full(k * w, NEVER, dtype=np.int64) for w in self.words_in]
+        if start is None:
+            produced = [np.full(k * w, NEVER, dtype=np.int64) for w in self.words_out]
+            popped = [np.full(k * w, NEVER, dtype=np.int64) for w in self.words_in]
+        else:
+            produced, popped = [p.copy() for p in start.produced], [p.copy() for p in start.popped]
         dirty = set(range(n))
         passes = 0
         while dirty and passes < max_passes:
             passes += 1
             for i in sorted(dirty):
                 dirty.discard(i)
-                arrive = np.zeros(k * self.words_in[i], dtype=np.int64) if i == 0 else produced[i - 1] + 1
+                if self.into[i]:
+                    arrive = np.full(k * self.words_in[i], NEVER, dtype=np.int64)
+                    for e in self.into[i]:
+                        src, _, port = self.edges[e]
+                        at = self.port_index[i][port]
+                        arrive[at] = np.maximum(arrive[at], produced[src] + 1)
+                else:
+                    arrive = np.zeros(k * self.words_in[i], dtype=np.int64)
                 space = np.full(k * self.words_out[i], NEVER, dtype=np.int64)
-                if i < n - 1:
-                    d = depths[i]
-                    space[d:] = popped[i + 1][: len(space) - d] + 1
+                for e in self.out_of[i]:
+                    d, (_, dst, port) = depths[e], self.edges[e]
+                    space[d:] = np.maximum(space[d:], popped[dst][self.port_index[dst][port]][: len(space) - d] + 1)
                 prod, pop = self._stage(i, arrive, space)
                 if not np.array_equal(prod, produced[i]):
                     produced[i] = prod
-                    if i + 1 < n:
-                        dirty.add(i + 1)
+                    dirty.update(self.edges[e][1] for e in self.out_of[i])
                 if not np.array_equal(pop, popped[i]):
                     popped[i] = pop
-                    if i > 0:
-                        dirty.add(i - 1)
+                    dirty.update(self.edges[e][0] for e in self.into[i])
         settled = not dirty
         ends = produced[-1].reshape(k, -1)[:, -1]
         interval = float(ends[-1] - ends[-2]) if settled and k >= 2 else float("inf")
-        return Timing(produced, popped, interval, settled, passes)
+        return Timing(produced, popped, interval, settled, passes, self.edges, self.port_index)
 
     def _stage(self, i: int, arrive: np.ndarray, space: np.ndarray):
         prog, w_in, w_out, k = self.programs[i], self.words_in[i], self.words_out[i], self.images
@@ -177,8 +213,8 @@ def _times_of(idx: np.ndarray, t: np.ndarray, size: int) -> np.ndarray:
 def size_fifos(model: Model, max_depths: list[int]) -> tuple[list[int], Timing]:
     """Small FIFO depths that keep the interval the design has with every FIFO at `max_depths` (a whole
     image: nothing ever stalls for space). Each FIFO, in turn, gets the smallest depth (at least 2) that
-    keeps that interval with the others as chosen so far: doubling from 2 up to its largest occupancy
-    with no limit, then bisecting. Tight FIFOs make the fixed point creep up a few cycles a pass, so a
+    keeps that interval with the others as chosen so far: 2 if that holds, else bisecting up to its largest
+    occupancy with no limit. Tight FIFOs make the fixed point creep up a few cycles a pass, so a
     trial that has not settled in a few times the passes of the unlimited run counts as too small: a
     deeper FIFO never lowers the throughput, so this only ever errs towards depth."""
     free = model.solve(max_depths)
@@ -186,18 +222,17 @@ def size_fifos(model: Model, max_depths: list[int]) -> tuple[list[int], Timing]:
     budget = max(TRIAL_PASSES, 4 * free.passes)
 
     def holds(trial: list[int]) -> bool:
-        t = model.solve(trial, budget)
+        t = model.solve(trial, budget, start=free)  # no trial is earlier than the unlimited schedule
         return t.settled and t.interval <= free.interval
 
     if not holds(depths):  # the model and the free run disagree: keep what is known to work
         return list(max_depths), free
     for i in range(len(depths)):
         hi, lo = depths[i], 2
-        probe = 2
-        while probe < hi and not holds(depths[:i] + [probe] + depths[i + 1:]):
-            lo, probe = probe + 1, probe * 2
-        hi = min(hi, probe)
-        while lo < hi:
+        if hi > 2 and holds(depths[:i] + [2] + depths[i + 1:]):  # most streams: two words
+            hi = 2
+        lo = min(3, hi)
+        while lo < hi:  # bisection: a trial that fails costs the whole budget, so as few trials as possible
             mid = (lo + hi) // 2
             if holds(depths[:i] + [mid] + depths[i + 1:]):
                 hi = mid

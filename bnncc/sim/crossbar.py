@@ -31,7 +31,7 @@ import numpy as np
 from bnncc.errors import BnnccError
 
 SCHEMA = "bnncc.rram.mapping"
-VERSION = 1
+VERSION = 2
 BATCH = 256  # inputs per chunk: bounds the [inputs x pixels x planes x word lines] temporaries
 
 
@@ -114,8 +114,21 @@ def _labelselect(stage: dict, x: np.ndarray) -> np.ndarray:
     return np.argmax(x, axis=-1)[..., None].astype(np.int64)
 
 
+def _sumpool(stage: dict, x: np.ndarray) -> np.ndarray:
+    return _windows_nhwc(x, stage["kernel"], stage["stride"], [0, 0, 0, 0], 0).sum(axis=(3, 4))
+
+
+def _add(stage: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    wa, wb = stage["weights"]
+    return int(wa) * a + int(wb) * b
+
+
+def _concat_channels(stage: dict, *xs: np.ndarray) -> np.ndarray:
+    return np.concatenate(xs, axis=-1)
+
+
 DIGITAL = {"window": _window, "maxpool": _maxpool, "threshold": _threshold, "flatten": _flatten,
-           "labelselect": _labelselect}
+           "labelselect": _labelselect, "sumpool": _sumpool, "add": _add, "concat": _concat_channels}
 
 
 # -- word-line bit planes ----------------------------------------------------------------------------
@@ -252,12 +265,19 @@ class CrossbarSim:
         if trace:
             res.trace[0] = v  # the host head's integer values (IR node 0)
         energy = 0.0
-        for stage in self.stages:
+        values = {0: v}  # node index -> its integers; a stage reads the nodes its "inputs" name
+        last_read = {j: k for k, stage in enumerate(self.stages) for j in stage["inputs"]}
+        for k, stage in enumerate(self.stages):
+            ins = [values[j] for j in stage["inputs"]]
             if stage["op"] == "matrix":
-                v, e = self._matrix(stage, v, blocks[stage["index"]], ni, res.adc_codes if trace else None)
+                v, e = self._matrix(stage, ins[0], blocks[stage["index"]], ni, res.adc_codes if trace else None)
                 energy += e
             else:
-                v = DIGITAL[stage["op"]](stage, v)
+                v = DIGITAL[stage["op"]](stage, *ins)
+            values[stage["index"]] = v
+            for j in stage["inputs"]:
+                if last_read[j] == k:
+                    del values[j]
             if trace:
                 res.trace[stage["index"]] = v
         res.hardware_out = v

@@ -118,10 +118,15 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def folding_file(design: Design) -> dict:
-    depths = {s.name: f.block.depth for s, f in zip(design.stages[1:], design.fifos, strict=True)}
-    return {"format": "bnncc-folding", "version": 1,
-            "blocks": {s.name: {**s.shown_fold(), "kind": s.block.kind, "cycles": s.cycles(),
-                                "in_fifo_depth": depths.get(s.name, 0)} for s in design.stages}}
+    depths: dict[str, list[int]] = {}
+    for e, f in zip(design.edges, design.fifos, strict=True):
+        depths.setdefault(design.stages[e.dst].name, []).append(f.block.depth)
+    blocks = {}
+    for s in design.stages:
+        into = depths.get(s.name, [0])
+        blocks[s.name] = {**s.shown_fold(), "kind": s.block.kind, "cycles": s.cycles(), "in_fifo_depth": into[0],
+                          **({"in_fifo_depths": into} if len(into) > 1 else {})}
+    return {"format": "bnncc-folding", "version": 1, "blocks": blocks}
 
 
 def io_format(graph: Graph, design: Design) -> dict:

@@ -49,6 +49,20 @@ def array_name(stage: Stage, memory: Memory) -> str:
     return f"{memory.name}_{stage.name}"
 
 
+def stream_names(design: Design) -> tuple[list[list[str]], list[list[str]]]:
+    """Per stage, the streams it reads (by input port) and writes (by output port): `in` into the first
+    stage, `out` from the last, `s<k + 1>` for edge k (a chain: s1, s2, ... in stream order)."""
+    srcs: list[list[str]] = [[] for _ in design.stages]
+    dsts: list[list[str]] = [[] for _ in design.stages]
+    for k, e in enumerate(design.edges):
+        srcs[e.dst].append(f"s{k + 1}")
+    for k, e in sorted(enumerate(design.edges), key=lambda ke: (ke[1].src, ke[1].src_port)):
+        dsts[e.src].append(f"s{k + 1}")
+    srcs[0].insert(0, "in")
+    dsts[-1].append("out")
+    return srcs, dsts
+
+
 def write(root: Path, design: Design, model: str, options: dict) -> None:
     """Write OUT/hls under `root` (a fresh directory)."""
     env = environment()
@@ -60,9 +74,9 @@ def write(root: Path, design: Design, model: str, options: dict) -> None:
     (hls / "tb" / "testbench.cpp").write_bytes((TEMPLATES / "hls" / "testbench.cpp").read_bytes())
     version = bnncc.__version__
     stages = design.stages
-    names = ["in"] + [f"s{i}" for i in range(1, len(stages))] + ["out"]
-    streams = [{"name": n, "word_bits": f.block.width, "depth": f.block.depth}
-               for n, f in zip(names[1:-1], design.fifos, strict=True)]
+    srcs, dsts = stream_names(design)
+    streams = [{"name": f"s{k + 1}", "word_bits": f.block.width, "depth": f.block.depth}
+               for k, f in enumerate(design.fifos)]
     blocks = []
     for i, s in enumerate(stages):
         includes, arrays, partitioned, storage = [], [], [], []
@@ -78,7 +92,8 @@ def write(root: Path, design: Design, model: str, options: dict) -> None:
             if m.style in HLS_STORAGE:
                 storage.append((array, HLS_STORAGE[m.style]))
         ctx = {"name": s.name, "kind": s.block.kind, "summary": s.block.summary(s.fold),
-               "comment": comment_safe(", ".join(s.block.source)), "src": names[i], "dst": names[i + 1],
+               "comment": comment_safe(", ".join(s.block.source)), "src": srcs[i][0], "dst": dsts[i][0],
+               "srcs": srcs[i], "dsts": dsts[i],
                "config": [(p.ctype, p.name, p.value) for p in s.block.params(s.fold) if p.hls],
                "includes": includes, "arrays": arrays, "partitioned": partitioned, "storage": storage,
                "trace": i < len(stages) - 1,

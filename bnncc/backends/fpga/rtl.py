@@ -58,14 +58,19 @@ def write(root: Path, design: Design, model: str) -> None:
         params, files = instance(s)
         for name, lines in files.items():
             (rtl / name).write_text("\n".join(lines) + "\n")
+        ins = [(port, s.block.port_format(k, s.fold).word_bits) for k, port in enumerate(s.block.in_ports)]
         blocks.append({"name": s.name, "module": s.block.rtl_module, "params": params,
                        "summary": s.block.summary(s.fold), "comment": comment_safe(", ".join(s.block.source)),
-                       "in_bits": s.in_format.word_bits, "out_bits": s.out_format.word_bits})
-    for prev, dst, fifo in zip(design.stages[:-1], design.stages[1:], design.fifos, strict=True):
-        fifos.append({"src": prev.name, "dst": dst.name, "module": fifo.block.rtl_module, "name": fifo.name,
-                      "params": [(p.name, p.value) for p in fifo.block.params(fifo.fold) if p.rtl],
+                       "ports": ins + [(port, s.out_format.word_bits) for port in s.block.out_ports]})
+    for e, fifo in zip(design.edges, design.fifos, strict=True):
+        src, dst = design.stages[e.src], design.stages[e.dst]
+        fifos.append({"src": f"{src.name}_{src.block.out_ports[e.src_port]}", "dst_block": dst.name,
+                      "dst": f"{dst.name}_{dst.block.in_ports[e.dst_port]}", "module": fifo.block.rtl_module,
+                      "name": fifo.name, "params": [(p.name, p.value) for p in fifo.block.params(fifo.fold) if p.rtl],
                       "words": fifo.block.words})
+    first, last = design.stages[0], design.stages[-1]
     text = env.get_template("rtl/bnncc_top.v.j2").render(
         version=bnncc.__version__, model=comment_safe(model), blocks=blocks, fifos=fifos, interval=design.interval(),
+        source=f"{first.name}_{first.block.in_ports[0]}", sink=f"{last.name}_{last.block.out_ports[0]}",
         inp=stream_format(design.input_format), out=stream_format(design.output_format))
     (rtl / "bnncc_top.v").write_text(text)

@@ -113,7 +113,8 @@ def _matrix(stage: MatrixStage, mapping: Mapping) -> dict:
 
 
 def _digital(stage: dict) -> dict:
-    """Threshold compares, pool compares, label select: energy (pJ), latency (ns), area (um^2)."""
+    """Threshold compares, pool compares or adds, residual adds, label select: energy (pJ), latency (ns), area
+    (um^2)."""
     out = stage["out_shape"]
     pixels = int(np.prod(out[:-1], dtype=np.int64)) if len(out) > 1 else 1
     op, cyc = stage["op"], _c("digital_cycle")
@@ -122,7 +123,10 @@ def _digital(stage: dict) -> dict:
         ops_ = int(np.prod(out, dtype=np.int64)) * n_thr
         units = len(stage["thresholds"]) * n_thr
         return {"ops": ops_, "latency": pixels * cyc, "area": units * _c("shift_add_area")}
-    if op == "maxpool":
+    if op == "add":  # the residual join: one adder per channel, one add per element
+        return {"ops": int(np.prod(out, dtype=np.int64)), "latency": pixels * cyc,
+                "area": out[-1] * _c("shift_add_area")}
+    if op in ("maxpool", "sumpool"):
         k = stage["kernel"]
         return {"ops": int(np.prod(out, dtype=np.int64)) * (k * k - 1), "latency": pixels * cyc,
                 "area": out[-1] * _c("shift_add_area")}
@@ -130,7 +134,7 @@ def _digital(stage: dict) -> dict:
         classes = stage["in_shape"][-1]
         return {"ops": classes - 1, "latency": math.ceil(math.log2(max(2, classes))) * cyc,
                 "area": _c("shift_add_area")}
-    return {"ops": 0, "latency": 0.0, "area": 0.0}  # window, flatten: addressing only
+    return {"ops": 0, "latency": 0.0, "area": 0.0}  # window, flatten, concat: addressing only
 
 
 def estimate(mapping: Mapping) -> dict:

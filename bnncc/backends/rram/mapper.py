@@ -26,7 +26,7 @@ from bnncc.ir.dtypes import DataType
 from bnncc.ir.graph import Graph, Node
 
 SCHEMA = "bnncc.rram.mapping"
-VERSION = 1
+VERSION = 2  # 2: every stage names its inputs; add, sumpool and concat in the periphery
 
 
 @dataclass
@@ -65,6 +65,7 @@ class MatrixStage:
     tiles: list[Tile] = field(default_factory=list)
     derived_bits: int = 1
     adc_bits: int = 1
+    inputs: list[int] = field(default_factory=list)  # the IR nodes whose outputs it reads (0: the host head)
 
     @property
     def word_lines(self) -> int:
@@ -89,7 +90,7 @@ class MatrixStage:
     def to_json(self) -> dict:
         c = self.code
         return {
-            "index": self.index, "op": "matrix", "kind": self.kind,
+            "index": self.index, "op": "matrix", "kind": self.kind, "inputs": self.inputs,
             "in_shape": list(self.in_shape), "out_shape": list(self.out_shape),
             "in_features": self.in_features, "out_features": self.out_features, "word_lines": self.word_lines,
             "input": self.input,
@@ -165,8 +166,8 @@ def input_coding(dtype: DataType, where: str) -> tuple[dict, list[int]]:
 
 
 def digital_stage(i: int, n: Node, g: Graph, where: str) -> dict:
-    """A non-matrix hardware op as a periphery stage of mapping.json (windows, thresholds, pools ...)."""
-    op, t_in, t_out = n.op, g.types[n.input], g.types[n.output]
+    """A non-matrix hardware op as a periphery stage of mapping.json (windows, thresholds, pools, joins ...)."""
+    op, t_in, t_out = n.op, g.types[n.inputs[0]], g.types[n.outputs[0]]
     base = {"index": i, "in_shape": list(t_in.shape), "out_shape": list(t_out.shape)}
     if isinstance(op, ops.SlidingWindow):
         return base | {"op": "window", "kernel": op.kernel, "stride": op.stride, "pad": [int(p) for p in op.pad],
@@ -177,6 +178,12 @@ def digital_stage(i: int, n: Node, g: Graph, where: str) -> dict:
                        "descending": [bool(d) for d in op.descending], "out": out}
     if isinstance(op, ops.MaxPool):
         return base | {"op": "maxpool", "kernel": op.kernel, "stride": op.stride}
+    if isinstance(op, ops.SumPool):
+        return base | {"op": "sumpool", "kernel": op.kernel, "stride": op.stride}
+    if isinstance(op, ops.Add):
+        return base | {"op": "add", "weights": [int(op.wa), int(op.wb)]}
+    if isinstance(op, ops.Concat):
+        return base | {"op": "concat"}
     if isinstance(op, ops.Flatten):
         return base | {"op": "flatten"}
     if isinstance(op, ops.LabelSelect):
@@ -196,18 +203,28 @@ class _Mapper:
         g = self.graph
         if not g.nodes or not isinstance(g.nodes[0].op, ops.HostHead):
             raise BnnccError(f"{g.path}: the graph has no host head")
-        g.chain("the RRAM backend")
         head = host.head_model(g.nodes[0].op, g.input_type.shape)
         tail, stages = None, []
+        producer = {g.nodes[0].outputs[0]: 0}  # IR tensor -> the node index that writes it
         for i, n in enumerate(g.nodes[1:], start=1):
+            inputs = [producer[t] for t in n.inputs]
             if isinstance(n.op, ops.HostTail):
-                if i != len(g.nodes) - 1:
-                    raise BnnccError(f"{self.where(i, n)}: the host tail must be the last node")
+                if i != len(g.nodes) - 1 or inputs != [i - 1]:
+                    raise BnnccError(f"{self.where(i, n)}: the host tail must be the last node and read the one "
+                                     "before it")
                 tail = host.tail_model(n.op, g.types[n.input].shape)
-            elif isinstance(n.op, ops.XnorPopcount | ops.MatMul | ops.Adder):
+                continue
+            if isinstance(n.op, ops.XnorPopcount | ops.MatMul | ops.Adder):
                 stages.append(self.matrix(i, n))
+                stages[-1].inputs = inputs
             else:
-                stages.append(digital_stage(i, n, g, self.where(i, n)))
+                stages.append(digital_stage(i, n, g, self.where(i, n)) | {"inputs": inputs})
+            producer[n.outputs[0]] = i
+        last = stages[-1].index if isinstance(stages[-1], MatrixStage) else stages[-1]["index"]
+        read = {j for s in stages for j in (s.inputs if isinstance(s, MatrixStage) else s["inputs"])}
+        unread = [s for s in stages if (s.index if isinstance(s, MatrixStage) else s["index"]) not in read | {last}]
+        if unread:
+            raise BnnccError(f"{g.path}: hardware results that reach neither the output nor another layer")
         if not any(isinstance(s, MatrixStage) for s in stages):
             raise BnnccError(f"{g.path}: no matrix layer to map onto crossbars")
         return Mapping(self.cfg, tuple(g.input_type.shape), stages, head, tail, _sha256(g.path))

@@ -85,7 +85,8 @@ class Mvau(Block):
             fields = {"pow2_terms": max(1, int(terms.max())), "pow2_shift_bits": max(1, int(top.max()).bit_length())}
         out_dtype, tensor, source, covered = t_out.dtype, n.output, list(n.source), 1
         nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-        if nxt is not None and isinstance(nxt.op, ops.MultiThreshold):
+        readers = sum(n.output in m.inputs for m in nodes)
+        if nxt is not None and isinstance(nxt.op, ops.MultiThreshold) and nxt.inputs == [n.output] and readers == 1:
             fields.update(thresholds=nxt.op.thresholds, descending=nxt.op.descending)
             out_dtype, tensor, source, covered = graph.types[nxt.output].dtype, nxt.output, source + nxt.source, 2
         if "thresholds" in fields:

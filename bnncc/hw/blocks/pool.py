@@ -1,5 +1,5 @@
-"""Max-pool K x K with stride K, NHWC, PE channel lanes in and out: a running maximum per output
-column of the current row."""
+"""Pooling K x K with stride K, NHWC, PE channel lanes in and out: a running maximum (max-pool) or sum
+(average pool, whose division the thresholds after it hold) per output column of the current row."""
 
 from __future__ import annotations
 
@@ -25,23 +25,25 @@ class Pool(PeBlock):
     stride: int = 2
     oh: int = 0
     ow: int = 0
+    sum: bool = False
 
     kind: ClassVar[str] = "pool"
-    finn_prefixes: ClassVar[tuple[str, ...]] = ("StreamingMaxPool",)
-    rtl_module: ClassVar[str] = "bnncc_maxpool"
+    finn_prefixes: ClassVar[tuple[str, ...]] = ("StreamingMaxPool", "Pool")
+    rtl_module: ClassVar[str] = "bnncc_pool"
     hls_template: ClassVar[str] = "hls/blocks/pool.j2"
     rtl_template: ClassVar[str] = "rtl/blocks/pool.v"
 
     @classmethod
     def lower(cls, graph, nodes, i, name):
         n = nodes[i]
-        if not isinstance(n.op, ops.MaxPool):
+        if not isinstance(n.op, ops.MaxPool | ops.SumPool):
             return None
         if n.op.kernel != n.op.stride:
-            raise BnnccError(f"{graph.path}: node {n.describe()}: the streaming max-pool needs kernel = stride "
+            raise BnnccError(f"{graph.path}: node {n.describe()}: the streaming pool needs kernel = stride "
                              f"(got {n.op.kernel}, {n.op.stride})")
         (h, w, c), (oh, ow, _) = graph.types[n.input].shape, graph.types[n.output].shape
-        return cls.from_node(graph, n, name, h=h, w=w, c=c, k=n.op.kernel, stride=n.op.stride, oh=oh, ow=ow), 1
+        return cls.from_node(graph, n, name, h=h, w=w, c=c, k=n.op.kernel, stride=n.op.stride, oh=oh, ow=ow,
+                             sum=isinstance(n.op, ops.SumPool)), 1
 
     @property
     def channels(self) -> int:
@@ -59,16 +61,18 @@ class Pool(PeBlock):
         return Steps(need=np.arange(len(y)), produce=np.where(last, out, -1))
 
     def params(self, f: Fold) -> list[Param]:
-        i = self.in_format(f)
+        i, o = self.in_format(f), self.out_format(f)
         return [Param("BITS", i.bits), Param("ENC", ENCODINGS[i.encoding]), Param("H", self.h), Param("W", self.w),
                 Param("C", self.c), Param("K", self.k), Param("OH", self.oh), Param("OW", self.ow),
-                Param("PE", f["PE"])]
+                Param("PE", f["PE"]), Param("SUM", int(self.sum)), Param("OUT_BITS", o.bits),
+                Param("OUT_ENC", ENCODINGS[o.encoding])]
 
     def describe(self) -> str:
-        return f"max-pool {self.k}x{self.k}, {self.h}x{self.w}x{self.c} -> {self.oh}x{self.ow}"
+        what = "sum" if self.sum else "max"
+        return f"{what}-pool {self.k}x{self.k}, {self.h}x{self.w}x{self.c} -> {self.oh}x{self.ow}"
 
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
         pe = f["PE"]
-        line = model.memory(self.ow * self.c // pe, pe * self.in_bits, "auto", device)
-        return {"lut": {"control": 1, "line_buffer": line["lut"], "compare": pe * self.in_bits * 2},
-                "bram18": {"line_buffer": line["bram18"]}, "reg": {"lanes": pe * self.in_bits}}
+        line = model.memory(self.ow * self.c // pe, pe * self.out_bits, "auto", device)
+        return {"lut": {"control": 1, "line_buffer": line["lut"], "compare": pe * self.out_bits * 2},
+                "bram18": {"line_buffer": line["bram18"]}, "reg": {"lanes": pe * self.out_bits}}
