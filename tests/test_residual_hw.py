@@ -91,11 +91,12 @@ def test_the_bypass_depth_is_the_smallest_that_keeps_the_interval(block_model, t
     assert slower["passed"] and slower["cycles_per_image"] > design.interval() * 1.01
 
 
-def test_a_residual_block_is_bit_exact_in_csim_and_rtl_sim(block_model, tmp_path, capsys):
+def test_a_residual_block_is_bit_exact_in_csim_and_rtl_sim_and_synthesizes(block_model, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main([block_model, "--target", "fpga", "--csim", "--rtl", "--sim", "-o", str(out), "--json"])
+    code = main([block_model, "--target", "fpga", "--csim", "--rtl", "--sim", "--synth", "-o", str(out), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
+    assert {"fork0", "add0", "fifo_add0_1"} <= set(report["measured"]["per_block"])  # Yosys maps the new kinds
     v = report["verification"]
     assert v["csim"]["passed"] and v["csim"]["vectors"] >= 10
     assert v["rtl_sim"]["passed"] and v["rtl_sim"]["efficiency"] >= 0.95
