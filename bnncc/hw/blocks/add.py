@@ -79,5 +79,6 @@ class AddBlock(PeBlock):
         out_bits = element_format(self.out_dtype)[0]
         # a constant weight costs one adder per set bit beyond the first (shift-and-add)
         adders = max(1, bin(self.wa).count("1") + bin(self.wb).count("1") - 1)
-        return {"lut": {"control": 1, "datapath": pe * adders * out_bits},
+        # no counter: the adders, the handshake and the output register (Yosys: 7 LUT, 6 FF for 4 + 4 -> 5 bits)
+        return {"lut": {"adders": pe * adders * out_bits, "handshake": 2}, "ff": {"registers": pe * out_bits + 1},
                 "reg": {"lanes": pe * (self.in_bits + element_format(self.b_dtype)[0] + out_bits)}}

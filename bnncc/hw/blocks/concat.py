@@ -78,5 +78,8 @@ class ConcatBlock(Block):
         return f"concat of {self.c_a} + {self.c_b} channels"
 
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
+        # the input mux, a position counter and the handshake (Yosys: 14 LUT, 8 FF at 4 bits, 2 + 2 words)
         lanes = f["PE"] * self.in_bits
-        return {"lut": {"control": 1, "datapath": lanes}, "reg": {"lanes": lanes}}
+        counter = math.ceil(math.log2((self.c_a + self.c_b) // f["PE"] + 1))
+        return {"lut": {"mux": lanes, "position": 2 * counter, "handshake": 2},
+                "ff": {"registers": lanes + counter + 1}, "reg": {"lanes": lanes}}

@@ -45,4 +45,7 @@ class Fork(PeBlock):
         return f"fork of {self.c} channels to {self.outputs} streams"
 
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
-        return {"lut": {"control": 1}, "reg": {"lanes": self.outputs * f["PE"] * self.in_bits}}
+        # no counter: a word register and one valid bit per output (Yosys, xc7z020: 5 LUT, 6 FF at 4 bits)
+        word = f["PE"] * self.in_bits
+        return {"lut": {"handshake": 2 * self.outputs}, "ff": {"registers": word + self.outputs},
+                "reg": {"lanes": word}}
