@@ -198,26 +198,48 @@ def _optimize_dag(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, de
                   fixed: Folding) -> Folding:
     """A branching dataflow: block by block in topological order, the option that is cheapest counting the
     streams from its producers as already folded (the chain's dynamic program does not apply where
-    streams fork and join; this greedy choice is what FINN's per-node folding does too)."""
+    streams fork and join), then two more passes in which every block may change its fold given both its
+    producers' and its consumers' (so neighbours agree on lanes where a width converter costs more than
+    the change)."""
     chosen: Folding = {}
-    for i, b in enumerate(df.blocks):
-        options = _options(b, max_cycles, clock_ns, fps, fixed)
-        cost = b.cost(options[0] if len(options) == 1 else _stacked(options), device, model)
-        cost = {r: np.broadcast_to(v, (len(options),)) for r, v in cost.items()}
-        best = None
-        for j, o in enumerate(options):
-            key = (cost["lut"][j], cost["bram18"][j], cost["dsp"][j], sum(o[k] for k in b.fold_keys))
-            for e in (e for e in df.edges if e.dst == i):
-                prev = df.blocks[e.src]
-                edge = _between(prev, int(prev.out_lanes(chosen[prev.name])), b, int(b.in_lanes(o)), max_cycles,
-                                device, model)
+    options = {b.name: _options(b, max_cycles, clock_ns, fps, fixed) for b in df.blocks}
+    costs = {}
+    for b in df.blocks:
+        o = options[b.name]
+        c = b.cost(o[0] if len(o) == 1 else _stacked(o), device, model)
+        costs[b.name] = {r: np.broadcast_to(v, (len(o),)) for r, v in c.items()}
+
+    def best(i: int, both_sides: bool) -> Fold | None:
+        b = df.blocks[i]
+        found = None
+        for j, o in enumerate(options[b.name]):
+            c = costs[b.name]
+            key = (c["lut"][j], c["bram18"][j], c["dsp"][j], sum(o[k] for k in b.fold_keys))
+            for e in df.edges:
+                if e.dst == i:
+                    prev = df.blocks[e.src]
+                    edge = _between(prev, int(prev.out_lanes(chosen[prev.name])), b, int(b.in_lanes(o)),
+                                    max_cycles, device, model)
+                elif e.src == i and both_sides:
+                    nxt = df.blocks[e.dst]
+                    edge = _between(b, int(b.out_lanes(o)), nxt, int(nxt.in_lanes(chosen[nxt.name])), max_cycles,
+                                    device, model)
+                else:
+                    continue
                 key = None if edge is None or key is None else _plus(key, edge)
-            if key is not None and (best is None or key < best[0]):
-                best = (key, o)
-        if best is None:
+            if key is not None and (found is None or key < found[0]):
+                found = (key, o)
+        return None if found is None else b.fold(found[1])
+
+    for i, b in enumerate(df.blocks):
+        fold = best(i, both_sides=False)
+        if fold is None:
             raise BnnccError(f"--fps {fps:g}: every folding of {b.name} needs a width converter slower than "
                              f"{max_cycles} cycles per image")
-        chosen[b.name] = b.fold(best[1])
+        chosen[b.name] = fold
+    for _ in range(2):
+        for i, b in enumerate(df.blocks):
+            chosen[b.name] = best(i, both_sides=True) or chosen[b.name]
     return chosen
 
 
