@@ -203,3 +203,14 @@ def test_a_trunc_v1_whose_codes_overflow_is_refused(tmp_path):
                                                 strides=[2, 2]), ([trunc], consts)]
     msg = _refusal(save(tmp_path / "trunc.onnx", parts, (1, 2, 3, 3), (1, 2, 6, 6)))
     assert "'trunc' (Trunc)" in msg and "v1 does not clamp" in msg
+
+
+def test_a_join_no_integer_weighting_reproduces_is_refused(tmp_path, monkeypatch):
+    # Real models have always found weights (400 random scale triples tried); here the candidates are cut to
+    # one far from the scales' ratio, so the check on every pair of codes must catch it
+    from bnncc.ir.passes import lower
+
+    monkeypatch.setattr(lower, "join_weights", lambda sa, sb: [(1, 9)])
+    msg = _refusal(join_model(tmp_path / "m.onnx", 0.3, 0.2))
+    assert "'join' (Add)" in msg and "0.3" in msg and "0.2" in msg and "1*a + 9*b gives" in msg
+    assert "the sum is not exact" in msg
