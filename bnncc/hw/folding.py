@@ -209,23 +209,33 @@ def _optimize_dag(df: Dataflow, max_cycles: int, clock_ns: float, fps: float, de
         c = b.cost(o[0] if len(o) == 1 else _stacked(o), device, model)
         costs[b.name] = {r: np.broadcast_to(v, (len(o),)) for r, v in c.items()}
 
+    streams: dict[tuple[int, int, int, int], tuple | None] = {}  # (producer, lanes out, consumer, lanes in)
+
+    def stream(src: int, lanes_out: int, dst: int, lanes_in: int) -> tuple | None:
+        if (src, lanes_out, dst, lanes_in) not in streams:
+            streams[src, lanes_out, dst, lanes_in] = _between(df.blocks[src], lanes_out, df.blocks[dst], lanes_in,
+                                                              max_cycles, device, model)
+        return streams[src, lanes_out, dst, lanes_in]
+
+    def lanes_out(i: int) -> int:
+        return int(df.blocks[i].out_lanes(chosen[df.blocks[i].name]))
+
+    def lanes_in(i: int) -> int:
+        return int(df.blocks[i].in_lanes(chosen[df.blocks[i].name]))
+
+    producers = [[e.src for e in df.edges if e.dst == i] for i in range(len(df.blocks))]
+    consumers = [[e.dst for e in df.edges if e.src == i] for i in range(len(df.blocks))]
+
     def best(i: int, both_sides: bool) -> Fold | None:
         b = df.blocks[i]
         found = None
         for j, o in enumerate(options[b.name]):
             c = costs[b.name]
             key = (c["lut"][j], c["bram18"][j], c["dsp"][j], sum(o[k] for k in b.fold_keys))
-            for e in df.edges:
-                if e.dst == i:
-                    prev = df.blocks[e.src]
-                    edge = _between(prev, int(prev.out_lanes(chosen[prev.name])), b, int(b.in_lanes(o)),
-                                    max_cycles, device, model)
-                elif e.src == i and both_sides:
-                    nxt = df.blocks[e.dst]
-                    edge = _between(b, int(b.out_lanes(o)), nxt, int(nxt.in_lanes(chosen[nxt.name])), max_cycles,
-                                    device, model)
-                else:
-                    continue
+            edges = [stream(src, lanes_out(src), i, int(b.in_lanes(o))) for src in producers[i]]
+            if both_sides:
+                edges += [stream(i, int(b.out_lanes(o)), dst, lanes_in(dst)) for dst in consumers[i]]
+            for edge in edges:
                 key = None if edge is None or key is None else _plus(key, edge)
             if key is not None and (found is None or key < found[0]):
                 found = (key, o)

@@ -114,23 +114,25 @@ class Model:
     words per image on each stage's input stream (all ports) and output stream."""
 
     def __init__(self, programs: list, words_in: list[int], words_out: list[int], images: int = IMAGES,
-                 edges: list[tuple[int, ...]] | None = None) -> None:
+                 edges: list[tuple[int, int, int]] | None = None) -> None:
         self.programs, self.words_in, self.words_out, self.images = programs, words_in, words_out, images
-        chain = [(i, i + 1, 0) for i in range(len(programs) - 1)]
-        self.edges = chain if edges is None else [(e[0], e[1], e[2] if len(e) > 2 else 0) for e in edges]
+        self.edges = [(i, i + 1, 0) for i in range(len(programs) - 1)] if edges is None else list(edges)
         self.into = [[k for k, e in enumerate(self.edges) if e[1] == i] for i in range(len(programs))]
         self.out_of = [[k for k, e in enumerate(self.edges) if e[0] == i] for i in range(len(programs))]
-        self.port_index = [self._port_index(p, w) for p, w in zip(programs, words_in, strict=True)]
+        self.port_index = [self._port_index(programs[i], words_in[i], 1 + max((self.edges[e][2] for e in into),
+                                                                                default=0))
+                           for i, into in enumerate(self.into)]
         self.tiled = [self._tile(p, w_in, w_out) for p, w_in, w_out in zip(programs, words_in, words_out, strict=True)]
 
-    def _port_index(self, prog, words: int) -> list[np.ndarray]:
-        """Per input port, the positions of its words in the stage's input stream over all images."""
-        ports = getattr(prog, "ports", None)
+    def _port_index(self, prog, words: int, ports: int) -> list[np.ndarray]:
+        """Per input port, the positions of its words in the stage's input stream over all images (every
+        position, for each port, where the ports move in lockstep)."""
         whole = np.arange(self.images * words)
-        if ports is None:
-            return [whole] * 2
-        tiled = np.tile(ports, self.images)
-        return [whole[tiled == p] for p in range(int(ports.max()) + 1)]
+        order = getattr(prog, "ports", None)
+        if order is None:
+            return [whole] * ports
+        tiled = np.tile(order, self.images)
+        return [whole[tiled == p] for p in range(ports)]
 
     def _tile(self, prog, w_in: int, w_out: int):
         if not isinstance(prog, Steps):

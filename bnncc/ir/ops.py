@@ -404,8 +404,8 @@ class LabelSelect:
 @dataclass
 class Add:
     """Exact integer join of two tensors of one shape: wa * a + wb * b (a residual add). The weights are 1
-    at equal scales, a power of two where the scales differ by one (a shift), else the integer ratio of
-    the two exact float32 scales."""
+    at equal scales and a power of two (a shift) where the scales differ by one; otherwise lowering picks
+    the smallest integer weights whose thresholds reproduce the model on every pair of codes."""
 
     wa: int = 1
     wb: int = 1
