@@ -214,3 +214,15 @@ def test_a_join_no_integer_weighting_reproduces_is_refused(tmp_path, monkeypatch
     msg = _refusal(join_model(tmp_path / "m.onnx", 0.3, 0.2))
     assert "'join' (Add)" in msg and "0.3" in msg and "0.2" in msg and "1*a + 9*b gives" in msg
     assert "the sum is not exact" in msg
+
+
+def test_a_tensor_added_to_itself_checks_only_equal_codes(tmp_path):
+    from qonnx_codes import qonnx_context
+
+    parts = [quant("q0", "x", "x0", 0.5), conv("ca", "x0", "a", 2, 2, 1), quant("qa", "a", "qa", 0.3),
+             node("Add", ["qa", "qa"], "s", "join"), node("Relu", ["s"], "r", "relu"), quant("qo", "r", "y", 0.7)]
+    path = save(tmp_path / "double.onnx", parts, (1, 2, 4, 4))
+    graph = load(path)
+    assert [(n.op.wa, n.op.wb) for n in graph.nodes if isinstance(n.op, ops.Add)] == [(1, 1)]
+    x = _inputs()
+    np.testing.assert_array_equal(run(graph, x).outputs[0], qonnx_context(path, x)["__output__"])

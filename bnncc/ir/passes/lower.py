@@ -429,8 +429,11 @@ class Lowering:
         (sampled beyond PAIRS_CHECKED): the add, what follows it and the quantizer. The first disagreement,
         or None."""
         va, vb = (t.values.dtype.values() for t in ins)
-        ka, kb = np.meshgrid(np.arange(va.size), np.arange(vb.size), indexing="ij")
-        ka, kb = ka.reshape(-1), kb.reshape(-1)
+        if len(set(self.data_inputs(n))) == 1:  # x + x: only equal codes meet
+            ka = kb = np.arange(va.size)
+        else:
+            ka, kb = np.meshgrid(np.arange(va.size), np.arange(vb.size), indexing="ij")
+            ka, kb = ka.reshape(-1), kb.reshape(-1)
         if ka.size > PAIRS_CHECKED:
             pick = np.random.default_rng(0).choice(ka.size, PAIRS_CHECKED, replace=False)
             ka, kb = ka[pick], kb[pick]
@@ -504,15 +507,19 @@ class Lowering:
         y = a * sums + b
         exact = count & (count - 1) == 0 and exact_sums(self.values.floats, count)
         slack = 0.0 if exact else count * np.finfo(F32).eps * np.abs(y) + np.finfo(F32).tiny
-        codes = [q.count(self.post_fn(post[:-1], {start: (y + d).astype(F32)[..., None, None]})[post[-1].inputs[0]])
-                 for d in (-slack, 0, slack)]
+
+        def quantizer_input(mean: np.ndarray) -> np.ndarray:
+            return self.post_fn(post[:-1], {start: mean.astype(F32)[..., None, None]})[post[-1].inputs[0]]
+
+        at_mean = quantizer_input(y)
+        codes = [q.count(quantizer_input(y - slack)), q.count(at_mean), q.count(quantizer_input(y + slack))]
         bad = np.argwhere((codes[0] != codes[1]) | (codes[2] != codes[1]))
         if bad.size:
             s = int(sums[bad[0][0], 0])
             raise BnnccError(f"{self.where(post[-1])}: the average of window sum {s} lies within float32 rounding of "
                              "a quantizer boundary; its code is not determined exactly")
         if isinstance(q, TruncQuant):
-            raw = q.codes(self.post_fn(post[:-1], {start: y.astype(F32)[..., None, None]})[post[-1].inputs[0]])
+            raw = q.codes(at_mean)
             if raw.min() < q.qmin or raw.max() > q.qmax:
                 raise BnnccError(f"{self.where(post[-1])}: Trunc v1 codes leave its {q.levels} output levels on "
                                  "reachable sums (v1 does not clamp)")
