@@ -206,8 +206,10 @@ class _Mapper:
         head = host.head_model(g.nodes[0].op, g.input_type.shape)
         tail, stages = None, []
         producer = {g.nodes[0].outputs[0]: 0}  # IR tensor -> the node index that writes it
+        read: set[int] = set()  # node indices some stage reads
         for i, n in enumerate(g.nodes[1:], start=1):
             inputs = [producer[t] for t in n.inputs]
+            read.update(inputs)
             if isinstance(n.op, ops.HostTail):
                 if i != len(g.nodes) - 1 or inputs != [i - 1]:
                     raise BnnccError(f"{self.where(i, n)}: the host tail must be the last node and read the one "
@@ -220,10 +222,7 @@ class _Mapper:
             else:
                 stages.append(digital_stage(i, n, g, self.where(i, n)) | {"inputs": inputs})
             producer[n.outputs[0]] = i
-        last = stages[-1].index if isinstance(stages[-1], MatrixStage) else stages[-1]["index"]
-        read = {j for s in stages for j in (s.inputs if isinstance(s, MatrixStage) else s["inputs"])}
-        unread = [s for s in stages if (s.index if isinstance(s, MatrixStage) else s["index"]) not in read | {last}]
-        if unread:
+        if set(producer.values()) - read - {max(producer.values())}:  # only the last stage's result is the output
             raise BnnccError(f"{g.path}: hardware results that reach neither the output nor another layer")
         if not any(isinstance(s, MatrixStage) for s in stages):
             raise BnnccError(f"{g.path}: no matrix layer to map onto crossbars")

@@ -30,7 +30,6 @@ class AddBlock(PeBlock):
     finn_prefixes: ClassVar[tuple[str, ...]] = ("AddStreams",)
     rtl_module: ClassVar[str] = "bnncc_add"
     in_ports: ClassVar[tuple[str, ...]] = ("in0", "in1")
-    pipeline_depth: ClassVar[int] = 1
     hls_template: ClassVar[str] = "hls/blocks/add.j2"
     rtl_template: ClassVar[str] = "rtl/blocks/add.v"
 
