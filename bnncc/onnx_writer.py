@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from bnncc.ir.spec import BN_EPS, IntQuantSpec
+from bnncc.ir.spec import BN_EPS, IntQuantSpec, batchnorm_affine
 
 OPSET = 13
 IR_VERSION = 8
@@ -44,11 +44,8 @@ __all__ = [
 
 def fold_batchnorm(gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
                    eps: float = BN_EPS) -> tuple[np.ndarray, np.ndarray]:
-    """The dialect's folded inference BatchNorm: a = gamma * (1/sqrt(var + eps)), b = beta - mean * a,
-    every step rounded to float32 (the exact order the exporter and torch's eval path use too)."""
-    g, b, m, v = (np.asarray(a, dtype=_F32).reshape(-1) for a in (gamma, beta, mean, var))
-    a = (g * (_F32(1) / np.sqrt(v + _F32(eps)))).astype(_F32)
-    return a, (b - m * a).astype(_F32)
+    """The dialect's folded inference BatchNorm (`batchnorm_affine`, onnxruntime's order), per channel."""
+    return batchnorm_affine(*(np.asarray(t).reshape(-1) for t in (gamma, beta, mean, var)), eps)
 
 
 def _int64_const(name: str, values: Sequence[int]) -> onnx.NodeProto:
@@ -255,10 +252,10 @@ class DialectWriter:
     def batchnorm(self, p: str, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
                   eps: float = BN_EPS) -> None:
         """Inference BatchNorm, emitted folded as per-channel ``Mul(a)`` then ``Add(b)`` with
-        a = gamma * (1/sqrt(var + eps)), b = beta - mean * a in float32. The dialect never emits
-        BatchNormalization: onnxruntime evaluates it in this folded order, the ONNX spec (and qonnx,
-        and bnncc's frontend) in (x - mean)/sqrt(var + eps)*gamma + beta, and the two differ in the
-        last bit, which flips a sign on exact boundaries. Explicit Mul/Add mean the same everywhere."""
+        a = gamma * (1/sqrt(var + eps)), b = beta - mean * a in float32: the order onnxruntime (and so
+        qonnx) evaluates BatchNormalization in, while the ONNX spec's formula differs in the last bit, which
+        flips a sign on exact boundaries in a runtime that follows the spec. Explicit Mul/Add mean the same
+        everywhere."""
         c = self.channels()
         if any(np.asarray(a).reshape(-1).shape != (c,) for a in (gamma, beta, mean, var)):
             raise ValueError(f"{p}: BatchNorm parameters must have shape ({c},)")

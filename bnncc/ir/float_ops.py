@@ -15,7 +15,7 @@ import numpy as np
 
 from bnncc.errors import BnnccError, quote
 from bnncc.ir.dtypes import small_int
-from bnncc.ir.spec import int_range
+from bnncc.ir.spec import batchnorm_affine, int_range
 
 F32 = np.float32
 
@@ -82,11 +82,8 @@ def _batchnorm(ins, a):
     x, gamma, beta, mean, var = ins[:5]
     shape = [1, -1] + [1] * (x.ndim - 2)
     eps = F32(a.get("epsilon", 1e-5))
-    r = lambda t: np.asarray(t, F32).reshape(shape)  # noqa: E731
-    # onnxruntime's order of operations (a scale and a bias per channel, then one multiply-add), which the
-    # textbook (x - mean) / sqrt(var + eps) * gamma + beta misses by a float32 step on about half the values
-    scale = r(gamma) * (F32(1) / np.sqrt(r(var) + eps))
-    return [(x * scale + (r(beta) - r(mean) * scale)).astype(F32)]
+    a, b = batchnorm_affine(gamma, beta, mean, var, eps)
+    return [(x * a.reshape(shape) + b.reshape(shape)).astype(F32)]
 
 
 def _gemm(ins, a):

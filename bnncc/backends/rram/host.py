@@ -10,8 +10,8 @@ float64 and rounded once to float32, as ``HostTail.dequant`` does, then reordere
 with a Gather, then the remaining float ops.
 
 Only ops whose float32 result is the same in every IEEE runtime are written (elementwise + - * /,
-sqrt, min/max, rounding, data movement, TopK/ArgMax); BatchNormalization is written in the spec's
-order as Sub/Div/Mul/Add (onnxruntime's fused BN rounds differently). Anything else (Softmax, Exp,
+sqrt, min/max, rounding, data movement, TopK/ArgMax); BatchNormalization is written folded as Mul/Add in
+onnxruntime's order (`batchnorm_affine`), which the IR interpreter follows. Anything else (Softmax, Exp,
 Tanh, float MatMul ...) is refused with exit 2: the simulator could not then be bit-exact.
 Tensor names are fresh (``t0, c0, ...``): no name of the model reaches the files.
 """
@@ -24,6 +24,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bnncc.errors import BnnccError
 from bnncc.ir import float_ops, ops
+from bnncc.ir.spec import batchnorm_affine
 
 OPSET = 13
 IR_VERSION = 8
@@ -131,15 +132,11 @@ def _float_node(em: _Emitter, node: float_ops.FloatNode, ranks: dict[str, int], 
 
 
 def _batchnorm(em: _Emitter, node: float_ops.FloatNode, rank: int) -> str:
-    """(x - mean) / sqrt(var + eps) * gamma + beta in float32, the order the IR interpreter uses."""
-    gamma, beta, mean, var = (np.asarray(em.consts[n], dtype=F32) for n in node.inputs[1:5])
+    """x * a + b in float32 with BatchNorm's folded a and b (`batchnorm_affine`), as the IR interpreter does."""
+    a, b = batchnorm_affine(*(em.consts[n] for n in node.inputs[1:5]), node.attrs.get("epsilon", 1e-5))
     shape = [1, -1] + [1] * (rank - 2)
-    eps = F32(node.attrs.get("epsilon", 1e-5))
-    x = em.operand(node.inputs[0])
-    x = em.one("Sub", [x, em.const(mean.reshape(shape))])
-    x = em.one("Div", [x, em.const(np.sqrt(var.reshape(shape) + eps))])
-    x = em.one("Mul", [x, em.const(gamma.reshape(shape))])
-    return em.one("Add", [x, em.const(beta.reshape(shape))])
+    x = em.one("Mul", [em.operand(node.inputs[0]), em.const(a.reshape(shape))])
+    return em.one("Add", [x, em.const(b.reshape(shape))])
 
 
 def _count(em: _Emitter, q: float_ops.Quantizer, x: str, rank: int) -> str:
