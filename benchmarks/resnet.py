@@ -16,7 +16,7 @@ model is compiled at `--fps 5000` and checked on 8 Fashion-MNIST test images: C 
 with random input gaps and output back-pressure (and its efficiency against the designed interval), and the
 ideal crossbar simulation, each bit-exact against the executor.
 
-    .venv/bin/python benchmarks/resnet.py [--images 100] [--compile 2] [--zoo OUT/resnet.onnx]
+    .venv/bin/python benchmarks/resnet.py [--images 100] [--seeds 0] [--compile 2] [--zoo OUT/resnet.onnx]
         [--json benchmarks/resnet.json]
 """
 
@@ -34,15 +34,24 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def measure(variant: str, n: int, tmp: Path) -> dict:
+def beyond_rtol(got, ref, rtol: float = 1e-5) -> float:
+    """The share of outputs outside rtol of the reference, element by element (no absolute tolerance)."""
+    import numpy as np
+
+    return float(np.mean(np.abs(got - ref) > rtol * np.abs(ref)))
+
+
+def measure(variant: str, n: int, tmp: Path, seed: int = 0) -> dict:
+    import numpy as np
+    import torch
     from qonnx_codes import agreement, images
 
     from bnncc.finn_zoo import brevitas_resnet
     from bnncc.frontend import InputCodes, load
     from bnncc.ir.executor import run
 
-    path = tmp / f"resnet18-{variant}.onnx"
-    brevitas_resnet(path, "resnet18_4w4a", seed=0, scales=variant)
+    path = tmp / f"resnet18-{variant}-{seed}.onnx"
+    model = brevitas_resnet(path, "resnet18_4w4a", seed=seed, scales=variant)
     codes = InputCodes(8, False, 1 / 255)
     t0 = time.perf_counter()
     graph = load(str(path), codes)
@@ -54,14 +63,22 @@ def measure(variant: str, n: int, tmp: Path) -> dict:
     t0 = time.perf_counter()
     run(graph, x)
     t_ours = time.perf_counter() - t0
+    with torch.no_grad():  # Brevitas' own float32 forward: the noise floor between two float32 runtimes
+        out = model(torch.from_numpy(x))
+    brevitas = np.asarray(getattr(out, "value", out))
     total = sum(c for c, _, _ in got.quantizers.values())
     adds = sorted({str(nd.op) for nd in graph.nodes if type(nd.op).__name__ == "Add"})
-    return {"variant": variant, "images": n, "quantizers": len(got.quantizers), "codes": total,
+    ref = got.reference
+    return {"variant": variant, "seed": seed, "images": n, "quantizers": len(got.quantizers), "codes": total,
             "differing": got.differing, "boundary": got.differing - got.unexplained, "unexplained": got.unexplained,
             "labels_equal": got.labels_equal, "labels_seen": got.label_count, "tail_rel_error": got.tail_rel_error,
             "free_rel_error_clean": got.free_rel_error, "adds": adds, "load_s": round(t_load, 2),
             "ours_s_per_image": round(t_ours / n, 4), "qonnx_s_per_image": round((t_both - t_ours) / n, 4),
-            "differing_at": {k: v[1] for k, v in got.quantizers.items() if v[1]}}
+            "differing_at": {k: v[1] for k, v in got.quantizers.items() if v[1]},
+            "beyond_rtol": beyond_rtol(got.outputs, ref), "clean_labels_equal": got.clean_labels_equal,
+            "brevitas_labels_equal": float(np.mean(brevitas.argmax(1) == ref.argmax(1))),
+            "brevitas_beyond_rtol": beyond_rtol(brevitas, ref),
+            "brevitas_rel_error": float(np.abs(brevitas - ref).max() / np.abs(ref).max())}
 
 
 def compile_u250(tmp: Path, n: int) -> dict:
@@ -70,7 +87,7 @@ def compile_u250(tmp: Path, n: int) -> dict:
     import numpy as np
     from qonnx_codes import images
 
-    path = tmp / "resnet18-shared.onnx"
+    path = tmp / "resnet18-shared-0.onnx"
     np.save(tmp / "x.npy", images(n, 32, seed=12))
     out = tmp / "u250"
     cmd = [sys.executable, "-m", "bnncc.cli", str(path), "--target", "fpga", "--part", "xcu250-figd2104-2L-e",
@@ -122,6 +139,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--variants", default="shared,random")
+    ap.add_argument("--seeds", default="0", help="model seeds, comma-separated: each variant is measured per seed")
     ap.add_argument("--compile", type=int, default=None, metavar="N",
                     help="also compile for the U250 at 1,000 FPS and C-simulate N images (0: estimate only)")
     ap.add_argument("--zoo", type=Path, help="a trained residual zoo model to verify through csim, RTL sim and RRAM")
@@ -129,12 +147,15 @@ def main() -> int:
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bnncc-resnet-") as tmp:
-        for variant in args.variants.split(","):
-            rows.append(measure(variant, args.images, Path(tmp)))
+        for variant, seed in ((v, int(s)) for v in args.variants.split(",") for s in args.seeds.split(",")):
+            rows.append(measure(variant, args.images, Path(tmp), seed))
             r = rows[-1]
-            print(f"{r['variant']:7} {r['images']:4} images  {r['quantizers']} quantizers  {r['codes']:,} codes  "
+            print(f"{r['variant']:7} seed {seed} {r['images']:4} images  {r['quantizers']} quantizers  "
+                  f"{r['codes']:,} codes  "
                   f"differ {r['differing']} (boundary {r['boundary']}, unexplained {r['unexplained']})  labels equal "
                   f"{100 * r['labels_equal']:.1f} % ({r['labels_seen']} labels)  tail err {r['tail_rel_error']:.1e}  "
+                  f"beyond rtol 1e-5 {100 * r['beyond_rtol']:.1f} %  Brevitas vs qonnx: labels "
+                  f"{100 * r['brevitas_labels_equal']:.1f} %, beyond rtol {100 * r['brevitas_beyond_rtol']:.1f} %  "
                   f"ours {r['ours_s_per_image']:.3f} s/img  qonnx {r['qonnx_s_per_image']:.3f} s/img  "
                   f"adds {', '.join(r['adds'])}", flush=True)
         compiled = None
@@ -142,7 +163,7 @@ def main() -> int:
             if "shared" not in args.variants.split(","):
                 from bnncc.finn_zoo import brevitas_resnet
 
-                brevitas_resnet(Path(tmp) / "resnet18-shared.onnx", "resnet18_4w4a", seed=0, scales="shared")
+                brevitas_resnet(Path(tmp) / "resnet18-shared-0.onnx", "resnet18_4w4a", seed=0, scales="shared")
             compiled = compile_u250(Path(tmp), args.compile)
             c = compiled
             print(f"U250 at --fps 1000: {c['fps']:,} FPS, latency {c['latency_us']:,} us, LUT {c['lut']:,} "

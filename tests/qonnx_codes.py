@@ -32,6 +32,8 @@ class Agreement:
     free_rel_error: float = 0.0  # free-running outputs, on images whose codes all agree
     label_count: int = 0
     clean_labels_equal: float = 1.0  # labels on the images whose codes all agree
+    reference: np.ndarray | None = None  # qonnx's outputs
+    outputs: np.ndarray | None = None  # ours, free-running
 
     @property
     def differing(self) -> int:
@@ -103,6 +105,7 @@ def agreement(path: str | os.PathLike[str], graph: Graph, x: np.ndarray, codes=N
     scale = np.abs(ref).max()
     result.tail_rel_error = float(np.abs(tail - ref).max() / scale)
     ours = execute(graph, x)
+    result.reference, result.outputs = ref, ours.outputs[0]
     result.labels_equal = float(np.mean(ours.labels == ref.argmax(1)))
     result.label_count = int(np.unique(ref.argmax(1)).size)
     if clean.any():
