@@ -43,3 +43,22 @@ def test_batchnorm_equals_onnxruntime_bit_for_bit(shape):
     r = [p.reshape((1, -1) + (1,) * (len(shape) - 2)) for p in params]
     textbook = ((x - r[2]) / np.sqrt(r[3] + f(eps)) * r[0] + r[1]).astype(f)
     assert not np.array_equal(textbook, want)
+
+
+@pytest.mark.parametrize("rounding", ["ROUND", "HALF_EVEN", "CEIL", "FLOOR", "DOWN", "UP", "HALF_UP", "HALF_DOWN"])
+@pytest.mark.parametrize("bits,signed,narrow,zp", [(4, 0, 0, 0.0), (4, 1, 1, 0.0), (3, 1, 0, 0.0), (8, 0, 0, 3.0)])
+def test_quant_equals_qonnx(rounding, bits, signed, narrow, zp):
+    from qonnx.custom_op.general.quant import quant
+
+    rng = np.random.default_rng(bits + 10 * signed)
+    scale = rng.uniform(0.05, 0.4, (1, 8, 1, 1)).astype(np.float32)
+    codes = rng.integers(-140, 280, (3, 8, 5, 5)) / 2  # every half-integer: ties and both clipping ends
+    x = np.concatenate([((codes - zp) * scale).astype(np.float32),
+                        (rng.standard_normal((3, 8, 5, 5)) * 20 * scale).astype(np.float32)])
+    consts = {"s": scale, "z": np.float32(zp), "b": np.float32(bits)}
+    env = {"x": x}
+    node = FloatNode("Quant", ["x", "s", "z", "b"], ["y"], {"signed": signed, "narrow": narrow,
+                                                            "rounding_mode": rounding}, "q")
+    run_node(node, env, consts)
+    want = quant(x, scale, np.float32(zp), np.float32(bits), signed, narrow, rounding)
+    assert np.array_equal(env["y"], want.astype(np.float32))
