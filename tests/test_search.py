@@ -67,6 +67,8 @@ def test_tiny_search_on_a_ray_cluster(tmp_path: Path) -> None:
     assert (out / "winner" / "model.onnx").is_file()
     project = json.loads((out / "winner" / "project" / "report.json").read_text())
     assert project["verification"]["csim"]["passed"] and project["verification"]["rtl_sim"]["passed"]
+    blocks = project["measured"]["per_block"].values()  # the per-block synthesis, the cost model's ground truth
+    assert w["measured"]["lut_blocks"] == sum(r["lut"] + r["lutram"] for r in blocks) > 0
     predicted = chart[(w["arch"]["depth"], w["arch"]["width"])]["folding"]  # what was built is what was costed
     assert predicted and all(project["folding"][b][k] == v for b, f in predicted.items() for k, v in f.items()
                              if k in ("PE", "SIMD"))
