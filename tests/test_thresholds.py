@@ -89,3 +89,23 @@ def test_batchnorm_cases_match_qonnx_on_every_input(tmp_path, narrow):
     assert th.thresholds.shape == (6, 2 if narrow else 3)
     assert th.descending.tolist()[2] and th.descending.tolist()[4]  # the negative gammas
     np.testing.assert_array_equal(run(graph, x).outputs[0], qonnx_run(path, x))
+
+
+def test_thresholds_on_float32_ties_are_counted_and_inspect_reports_them(tmp_path, capsys):
+    from bnncc.cli import main
+
+    # the BN cases above put outputs exactly on the Quant's rounding points: every such step is a tie
+    tied = str(tmp_path / "tied.onnx")
+    _qonnx_model([1.0, 0.0, -1.0, 0.5, -0.25, 2.0], [0.0, 0.3, 0.0, 0.25, 0.125, -0.5],
+                 [1.0, 0.0, -1.0, 2.0, 0.0, 1.5], [1.0, 1.0, 4.0, 0.25, 1.0, 16.0], 0, tied)
+    th = next(n.op for n in load(tied).nodes if isinstance(n.op, ops.MultiThreshold))
+    assert 0 < th.ties <= th.thresholds.size
+    # scales that put no accumulator near a rounding point: none
+    clear = str(tmp_path / "clear.onnx")
+    _qonnx_model([0.37] * 6, [0.011] * 6, [0.13] * 6, [1.3] * 6, 0, clear)
+    assert next(n.op for n in load(clear).nodes if isinstance(n.op, ops.MultiThreshold)).ties == 0
+    assert main(["inspect", tied]) == 0
+    out = capsys.readouterr().out
+    assert "f32 ties" in out and f"{th.ties} threshold(s) sit on a float32 tie" in out
+    assert main(["inspect", clear, "--json"]) == 0
+    assert "float32 tie" not in capsys.readouterr().out

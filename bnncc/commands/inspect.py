@@ -20,6 +20,7 @@ def layer_table(graph) -> list[dict]:
             "out_bits": t_out.dtype.bits, "params": d.get("params", 0), "macs": d.get("macs", 0),
             "binary_ops": d.get("binary_ops", 0),
             "weight_mem_bits": d.get("weight_mem_bits", 0) + d.get("threshold_mem_bits", 0),
+            "float32_ties": d.get("float32_ties", 0),
         })
     return rows
 
@@ -27,7 +28,7 @@ def layer_table(graph) -> list[dict]:
 def print_table(rows: list[dict]) -> None:
     cols = [("#", "index"), ("side", "side"), ("op", "op"), ("input", "in"), ("output", "out"),
             ("weights", "weight"), ("params", "params"), ("MACs", "macs"), ("binary ops", "binary_ops"),
-            ("mem bits", "weight_mem_bits")]
+            ("mem bits", "weight_mem_bits"), ("f32 ties", "float32_ties")]
     cells = [[str(r[k]) for _, k in cols] for r in rows]
     total = ["", "", "total", "", "", ""] + [str(sum(r[k] for r in rows)) for _, k in cols[6:]]
     widths = [max(len(h), *(len(c[i]) for c in cells + [total])) for i, (h, _) in enumerate(cols)]
@@ -39,6 +40,11 @@ def print_table(rows: list[dict]) -> None:
     print(line(["-" * w for w in widths]))
     for c in cells + [total]:
         print(line(c))
+    ties = sum(r["float32_ties"] for r in rows)
+    if ties:
+        print(f"{ties} threshold(s) sit on a float32 tie: the model's float32 ops put the accumulator one float32 "
+              "step from a rounding point, so a float runtime (qonnx, onnxruntime) may give the neighbouring code "
+              "there, depending on how it orders its sums; bnncc follows the model's ops on the exact accumulator.")
 
 
 def run(args: argparse.Namespace) -> int:

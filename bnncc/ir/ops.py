@@ -341,6 +341,9 @@ class MultiThreshold:
     thresholds: np.ndarray  # int64 [C, levels - 1], sorted ascending (descending: decreasing)
     descending: np.ndarray  # bool [C]
     dtype: DataType
+    # thresholds on a float32 tie of the model's float ops (lowering's `thresholds.float32_ties`): where a
+    # float runtime's codes may differ from the exact ones
+    ties: int = 0
     host = False
 
     def infer(self, t: TensorType) -> TensorType:
@@ -356,7 +359,7 @@ class MultiThreshold:
                         int(max(self.thresholds.max(), t_in.dtype.max))).bits
         return {"kind": "threshold", "channels": c, "thresholds": n, "threshold_bits": bits,
                 "out_bits": t_out.dtype.bits, "pixels": int(np.prod(t_in.shape[:-1])),
-                "threshold_mem_bits": c * n * bits}
+                "threshold_mem_bits": c * n * bits, "float32_ties": self.ties}
 
     def __str__(self) -> str:
         c, n = self.thresholds.shape

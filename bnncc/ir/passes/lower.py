@@ -619,8 +619,9 @@ class Lowering:
             return q.count(y).reshape(acc.shape)
 
         t, desc = thresholds.extract(counts, lo, hi, q.levels, where)
+        ties = thresholds.float32_ties(lambda acc: fn(acc)[qin], q.count, t, desc, lo, hi)
         dtype, _ = canonical_values(q, where)
-        self.emit(ops.MultiThreshold(t, desc, dtype), post + [qnode])
+        self.emit(ops.MultiThreshold(t, desc, dtype, ties), post + [qnode])
         self.values = Values(dtype, q.dequant(np.arange(q.levels)).reshape(-1).astype(F32))
         oshape = self.shape(qnode.outputs[0])
         if len(oshape) == 3:

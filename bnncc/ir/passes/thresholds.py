@@ -55,3 +55,23 @@ def _verify(counts: Counts, t, desc, lo, hi, where: str, seed: int) -> None:
         b, c = bad[0]
         raise BnnccError(f"{where}: the activation is not monotonic in the accumulator "
                          f"(channel {c}, accumulator {acc[b, c]}); non-monotonic activations are not supported")
+
+
+def float32_ties(value: Callable[[np.ndarray], np.ndarray], count: Callable[[np.ndarray], np.ndarray],
+                 t: np.ndarray, desc: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> int:
+    """How many reachable thresholds sit on a float32 tie: on one side of the step, the model's float32 value
+    at the quantizer (`value`: int64 [B, C] accumulators -> the quantizer's float32 input) is one float32
+    step from another code. There a float runtime whose sums round differently (onnxruntime's convolution)
+    can give the neighbouring code; bnncc's follow the model's ops on the exactly rounded accumulator."""
+    lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+    step = t.T  # [L-1, C]: the first accumulator of the higher code (descending: of the lower code)
+    other = step - np.where(desc, -1, 1)
+    reachable = (np.minimum(step, other) >= lo) & (np.maximum(step, other) <= hi)
+    tie = np.zeros(step.shape, bool)
+    for acc in (step, other):
+        acc = np.clip(acc, lo, hi)
+        y = value(acc)
+        codes = count(y).reshape(acc.shape)
+        for direction in (np.inf, -np.inf):
+            tie |= count(np.nextafter(y, np.asarray(direction, y.dtype))).reshape(acc.shape) != codes
+    return int((tie & reachable).sum())
