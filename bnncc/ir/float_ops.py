@@ -82,8 +82,8 @@ def _batchnorm(ins, a):
     x, gamma, beta, mean, var = ins[:5]
     shape = [1, -1] + [1] * (x.ndim - 2)
     eps = F32(a.get("epsilon", 1e-5))
-    a, b = batchnorm_affine(gamma, beta, mean, var, eps)
-    return [(x * a.reshape(shape) + b.reshape(shape)).astype(F32)]
+    scale, bias = batchnorm_affine(gamma, beta, mean, var, eps)
+    return [(x * scale.reshape(shape) + bias.reshape(shape)).astype(F32)]
 
 
 def _gemm(ins, a):
