@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 from qonnx_codes import images
-from residual_models import join_model, residual_block
+from residual_models import conv, join_model, node, quant, residual_block, save
 
 from bnncc.backends.fpga import rtl
 from bnncc.cli import main
@@ -155,3 +155,17 @@ def test_a_channel_concat_is_bit_exact_in_csim_rtl_sim_and_on_crossbars(tmp_path
     assert code == 0 and v["csim"]["passed"] and v["rtl_sim"]["passed"] and v["rtl_sim"]["efficiency"] >= 0.95
     code = main([model, "--target", "rram", "--sim", "-o", str(tmp_path / "rram"), "--json"])
     assert code == 0 and json.loads(capsys.readouterr().out)["verification"]["crossbar_sim"]["passed"]
+
+
+@pytest.mark.parametrize("signed", [0, 1])
+def test_an_average_pool_is_bit_exact_in_csim_and_rtl_sim(tmp_path, capsys, signed):
+    # the pool block's sum mode: a 2x2 average of 4-bit codes (exact, the 1/4 folded into the next thresholds)
+    parts = [quant("q0", "x", "x0", 0.5), conv("c", "x0", "a", 2, 2, 3), quant("qa", "a", "qa", 0.5, signed=signed),
+             node("AveragePool", ["qa"], "m", "avg", kernel_shape=[2, 2], strides=[2, 2]),
+             quant("qm", "m", "y", 0.25, signed=signed)]
+    model = save(tmp_path / "avg.onnx", parts, (1, 2, 2, 2))
+    code = main([model, "--target", "fpga", "--csim", "--rtl", "--sim", "-o", str(tmp_path / "fpga"), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    v = report["verification"]
+    assert code == 0 and v["csim"]["passed"] and v["rtl_sim"]["passed"]
+    assert "pool" in [b["kind"] for b in report["estimate"]["blocks"]]
