@@ -21,10 +21,8 @@ module bnncc_add #(
         for (p = 0; p < PE; p = p + 1) begin : lane
             wire [A_BITS-1:0] ca = in0_data[p*A_BITS +: A_BITS];
             wire [B_BITS-1:0] cb = in1_data[p*B_BITS +: B_BITS];
-            wire signed [SUM_BITS-1:0] a = A_ENC == `BNNCC_ENC_BIPOLAR ? (ca[0] ? 1 : -1)
-                                         : (A_ENC == `BNNCC_ENC_SIGNED ? $signed(ca) : $signed({1'b0, ca}));
-            wire signed [SUM_BITS-1:0] b = B_ENC == `BNNCC_ENC_BIPOLAR ? (cb[0] ? 1 : -1)
-                                         : (B_ENC == `BNNCC_ENC_SIGNED ? $signed(cb) : $signed({1'b0, cb}));
+            wire signed [SUM_BITS-1:0] a = `BNNCC_ELEMENT(A_ENC, ca);
+            wire signed [SUM_BITS-1:0] b = `BNNCC_ELEMENT(B_ENC, cb);
             wire signed [SUM_BITS-1:0] s = WA * a + WB * b;
             assign sum[p*OUT_BITS +: OUT_BITS] = s[OUT_BITS-1:0];
         end

@@ -29,8 +29,7 @@ module bnncc_pool #(
             wire [BITS-1:0] v = in_data[p*BITS +: BITS];
             wire [OUT_BITS-1:0] b = best[p*OUT_BITS +: OUT_BITS];
             if (SUM) begin : add
-                wire signed [OUT_BITS+1:0] sv = ENC == `BNNCC_ENC_BIPOLAR ? (v[0] ? 1 : -1)
-                                              : (ENC == `BNNCC_ENC_SIGNED ? $signed(v) : $signed({1'b0, v}));
+                wire signed [OUT_BITS+1:0] sv = `BNNCC_ELEMENT(ENC, v);
                 wire signed [OUT_BITS+1:0] sb = OUT_ENC == `BNNCC_ENC_SIGNED ? $signed(b) : $signed({1'b0, b});
                 wire signed [OUT_BITS+1:0] s = first ? sv : sv + sb;
                 assign merged[p*OUT_BITS +: OUT_BITS] = s[OUT_BITS-1:0];
