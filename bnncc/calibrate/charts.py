@@ -5,7 +5,8 @@ width and depth, and how far the estimates are from the measurements in the stor
                            roofline, and the CPU measured where the store has it), for binary MLPs of depth
                            1-4 over a range of widths; the FPGA curves are the calibrated model's
     measured_vs_predicted.png  per block LUT and FF, per design first-output latency: the analytical and the
-                           calibrated estimate against Yosys / RTL simulation, MAPE and share within ±10 %
+                           calibrated estimate against Yosys / RTL simulation, MAPE and share within ±10 %;
+                           the fitted CPU latency against the measured where the store has cpu rows
     coverage.png           what the sweep measured: blocks per class, the MW x MH and PE x SIMD it spans
     index.html             all of them embedded (no external URL), the error table, the tools that measured
 
@@ -144,8 +145,19 @@ def latency_pairs(store: Store) -> list[tuple[float, float]]:
     return out
 
 
-def accuracy_chart(blocks: dict, latency: list) -> tuple[bytes, list[dict]]:
-    fig, axes = _figure(12, 3.8)
+def cpu_pairs(store: Store, model: CalibratedModel) -> list[tuple[float, float]]:
+    """(measured, fitted) executor latency in seconds per cpu-measured design of the store."""
+    from bnncc.cost import latency
+
+    entry = model.data.get("cpu", {}).get("runtimes", {}).get("executor")
+    if entry is None:
+        return []
+    return [(s["seconds"]["latency_s"], latency.predict(entry, s["features"])[0])
+            for s in fitting.cpu_samples(store) if "latency_s" in s["seconds"]]
+
+
+def accuracy_chart(blocks: dict, latency: list, cpu: list | None = None) -> tuple[bytes, list[dict]]:
+    fig, axes = _figure(16 if cpu else 12, 3.8, cols=4 if cpu else 3)
     table = []
     for ax, (metric, pairs) in zip(axes, [("LUT per block", blocks.get("lut", [])), ("FF per block",
                                                                                     blocks.get("ff", []))],
@@ -174,6 +186,17 @@ def accuracy_chart(blocks: dict, latency: list) -> tuple[bytes, list[dict]]:
         ax.legend(fontsize=7)
     ax.set_title("first-output latency: token model vs RTL simulation", fontsize=9)
     ax.set_xlabel("measured cycles")
+    if cpu:
+        ax = axes[3]
+        y, pred = np.array([p[0] for p in cpu]) * 1e6, np.array([p[1] for p in cpu]) * 1e6
+        row = _error_row("CPU latency (µs, executor)", "fitted", pred, y)  # µs: the floor of 1 never bites
+        table.append(row)
+        ax.scatter(y, pred, s=10, c="tab:purple",
+                   label=f"MAPE {row['mape']:.1f} %, {row['within_10']:.0%} within ±10 %")
+        _diagonal(ax, y)
+        ax.legend(fontsize=7)
+        ax.set_title("CPU latency of one image: fitted vs measured", fontsize=9)
+        ax.set_xlabel("measured µs")
     return _png(fig), table
 
 
@@ -232,12 +255,13 @@ def write(store_path: str, out: str, model_path: str | None = None, widths=WIDTH
         model = CalibratedModel.load(model_path) if model_path else CalibratedModel(data=fitting.fit(store))
         blocks = block_predictions(store, model)
         latency = latency_pairs(store)
+        cpu_fit = cpu_pairs(store, model)
         coverage_png, coverage = coverage_chart(store)
         cpu = [(d["features"].get("macs", 0), r["value"]) for d in store.designs("cpu")
                for r in store.rows(design_key=d["design_key"], metric="latency_s")]
         tools = sorted({f"{k}: {v}" for d in store.designs() for k, v in d["tools"].items()})
         counts = store.counts()
-    accuracy_png, table = accuracy_chart(blocks, latency)
+    accuracy_png, table = accuracy_chart(blocks, latency, cpu_fit)
     grid = grid_costs(model, widths, depths)
     images = {"cost_vs_width.png": cost_chart(grid, cpu, "calibrated"), "measured_vs_predicted.png": accuracy_png,
               "coverage.png": coverage_png}

@@ -24,6 +24,7 @@ import bnncc
 from bnncc.calibrate import space
 from bnncc.calibrate.measure import flat_terms
 from bnncc.calibrate.store import Store
+from bnncc.cost import latency
 from bnncc.cost.calibrated import FORMAT, VERSION, predict
 from bnncc.cost.devices import device
 from bnncc.cost.model import ANALYTICAL, AnalyticalModel
@@ -267,6 +268,65 @@ def _fmax_entry(samples: list[dict]) -> dict:
             "cv_mape": round(mape(1000.0 / np.maximum(oof, 1e-3), fmax), 2), "target": "median Fmax of the seeds"}
 
 
+def cpu_samples(store: Store, exclude: set[str] | None = None) -> list[dict]:
+    """Per cpu-measured design: its IR's latency features (rebuilt from its spec by the current code) and the
+    measured seconds per runtime (bnncc.cost.latency.RUNTIMES)."""
+    exclude = exclude or set()
+    seconds: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in store.rows(target="cpu", source="cpu-measured"):
+        if r["design_key"] not in exclude:
+            seconds[r["design_key"]][r["metric"]] = r["value"]
+    out = []
+    for d in store.designs("cpu"):
+        if d["design_key"] in seconds and d["spec"].get("family") in space.FAMILIES:
+            graph, _ = space.dataflow_of(d["spec"])
+            out.append({"design_key": d["design_key"], "family": d["spec"]["family"], "name": d["name"],
+                        "host": d["tools"].get("cpu", "unknown cpu"),
+                        "features": latency.features(graph), "seconds": seconds[d["design_key"]]})
+    return out
+
+
+def _relative_nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least squares of the relative error (rows divided by y), on columns scaled to at most 1:
+    seconds span four decades here, so an absolute fit would serve only the largest networks."""
+    from scipy.optimize import nnls
+
+    scale = np.abs(x).max(axis=0)
+    scale[scale == 0] = 1.0
+    coef, _ = nnls(x / scale / y[:, None], np.ones_like(y))
+    return coef / scale
+
+
+def _latency_entry(samples: list[dict], metric: str) -> dict:
+    """seconds = const + sum of coefficient x feature (non-negative, fitted for relative error), with its
+    5-fold cross-validated MAPE and share within ±10 %."""
+    from sklearn.model_selection import KFold
+
+    names = ["const", *sorted({k for s in samples for k in s["features"]})]
+    x = np.array([[1.0] + [s["features"].get(n, 0.0) for n in names[1:]] for s in samples])
+    y = np.array([s["seconds"][metric] for s in samples])
+    oof = np.zeros_like(y)
+    for train, test in KFold(min(5, len(y)), shuffle=True, random_state=0).split(x):
+        oof[test] = x[test] @ _relative_nnls(x[train], y[train])
+    rel = np.abs(oof - y) / y
+    return {"features": names, "coef": [float(f"{c:.6g}") for c in _relative_nnls(x, y)], "n": len(y),
+            "unit": "s", "cv_mape": round(float(rel.mean() * 100), 2),
+            "cv_within_10": round(float((rel <= 0.10).mean()), 4)}
+
+
+def cpu_entry(samples: list[dict]) -> dict | None:
+    """The CPU latency model of the store's cpu-measured designs (None with fewer than MIN_SAMPLES): per
+    runtime, latency over the work per operation kind (bnncc.cost.latency); the host it was measured on."""
+    hosts = sorted({s["host"] for s in samples})
+    runtimes = {name: [s for s in samples if metric in s["seconds"]] for name, metric in latency.RUNTIMES.items()}
+    fitted = {name: _latency_entry(group, latency.RUNTIMES[name]) for name, group in runtimes.items()
+              if len(group) >= MIN_SAMPLES}
+    if not fitted:
+        return None
+    return {"host": hosts[0] if len(hosts) == 1 else " / ".join(hosts), "designs": len(samples),
+            "target": "minimum latency of one image on one pinned core", "runtimes": fitted}
+
+
 def _exact_share(samples: list[dict], resource: str) -> float:
     """How often the analytical BRAM18 / DSP sum equals the measured count."""
     got = [sum(v for k, v in s["terms"].items() if k.startswith(resource + ".")) == s["y"][resource] for s in samples]
@@ -305,8 +365,10 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
     if samples is None:
         samples = block_samples(store, exclude, progress)
     samples = [s for s in samples if s["design_key"] not in exclude]
-    if not samples:
-        raise BnnccError(f"--fit: {store.path} holds no synthesized fpga blocks (run bnncc calibrate --target fpga)")
+    cpu = cpu_entry(cpu_samples(store, exclude))
+    if not samples and cpu is None:
+        raise BnnccError(f"--fit: {store.path} holds no synthesized fpga blocks and too few cpu-measured designs "
+                         "(run bnncc calibrate --target fpga or --target cpu)")
     by_family: dict[str, list[dict]] = defaultdict(list)
     for s in samples:
         by_family[s["family"]].append(s)
@@ -362,7 +424,7 @@ def fit(store: Store, exclude: set[str] | None = None, drop_family: str | None =
             "ground_truth": f"{', '.join(sorted(t for t in tools if t))} synthesis of bnncc's RTL (per block, "
                             "hierarchical; LUT = logic + LUTRAM), not Vivado",
             "store": {"file": Path(store.path).name, **store.counts(), "excluded_designs": len(exclude)},
-            "families": families}
+            "families": families, **({"cpu": cpu} if cpu else {})}
 
 
 def save(model: dict, path: str) -> None:
@@ -380,18 +442,29 @@ def save(model: dict, path: str) -> None:
 
 
 def summary(model: dict) -> dict:
-    return {f: {"blocks": fam["validation"]["blocks"], "designs": fam["validation"]["designs"],
-                "classes": sorted(fam["classes"]), "cv_mape": fam["validation"]["cv_mape"],
-                "bram18_exact_share": fam["validation"]["bram18_exact_share"]}
-            for f, fam in model["families"].items()}
+    """Per device family its blocks, classes and cross-validated errors; under "cpu" the latency model's."""
+    out = {f: {"blocks": fam["validation"]["blocks"], "designs": fam["validation"]["designs"],
+               "classes": sorted(fam["classes"]), "cv_mape": fam["validation"]["cv_mape"],
+               "bram18_exact_share": fam["validation"]["bram18_exact_share"]}
+           for f, fam in model["families"].items()}
+    if "cpu" in model:
+        out["cpu"] = {"host": model["cpu"]["host"], "designs": model["cpu"]["designs"],
+                      "runtimes": {r: {k: e[k] for k in ("n", "cv_mape", "cv_within_10")}
+                                   for r, e in model["cpu"]["runtimes"].items()}}
+    return out
 
 
 def format_summary(fit_out: dict) -> str:
     lines = [f"fit: wrote {fit_out['file']}"]
     for family, s in fit_out.items():
-        if family == "file":
+        if family in ("file", "cpu"):
             continue
         lines.append(f"  {family}: {s['blocks']} blocks of {s['designs']} designs; BRAM18 exact for "
                      f"{s['bram18_exact_share']:.0%}; cross-validated MAPE:")
         lines += [f"    {k:<24}{v:6.1f} %" for k, v in sorted(s["cv_mape"].items())]
+    if "cpu" in fit_out:
+        cpu = fit_out["cpu"]
+        lines.append(f"  cpu ({cpu['host']}): latency of {cpu['designs']} designs; cross-validated:")
+        lines += [f"    {r:<24}{e['cv_mape']:6.1f} % MAPE, {e['cv_within_10']:.0%} within ±10 %"
+                  for r, e in sorted(cpu["runtimes"].items())]
     return "\n".join(lines)

@@ -109,7 +109,7 @@ def tool_versions(target: str, part: str) -> dict[str, str]:
     if target == "cpu":
         import onnxruntime
 
-        return {"onnxruntime": onnxruntime.__version__, "numpy": np.__version__, "cpu": _cpu_name()}
+        return {"onnxruntime": onnxruntime.__version__, "numpy": np.__version__, "cpu": cpu_name()}
     if target == "gpu":
         return {"gpu": _gpu_name() or f"{DEFAULT_GPU} (roofline model)"}
     return {"crossbar-sim": bnncc.__version__}
@@ -120,7 +120,8 @@ def _first_line(cmd: list[str]) -> str:
     return (out.stdout + out.stderr).strip().splitlines()[0]
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """This machine's CPU as /proc/cpuinfo names it (a fitted CPU latency holds for the CPU it was fitted on)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -279,25 +280,34 @@ def pinned_seconds(fn, repeats: int) -> float:
 
 
 def _cpu(spec, graph, df, part, settings, features) -> list[Row]:
+    """The executor's latency, and onnxruntime's where the file is plain ONNX (QONNX's Quant and FINN's
+    MultiThreshold are custom ops onnxruntime cannot run: then no onnxruntime row)."""
     import onnxruntime as ort
 
     from bnncc import fixtures
     from bnncc.ir.executor import run
 
     model = space.model(spec)
-    x = fixtures.random_inputs(model, 1, seed=0)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    try:
+        x = fixtures.random_inputs(model, 1, seed=0)
+    except ValueError:  # no dialect input quantizer (a Brevitas export): any input of the shape times the same
+        dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:]]
+        x = np.random.default_rng(0).standard_normal((1, *dims)).astype(np.float32)
     tools = tool_versions("cpu", part)
     load = {"load_avg": round(os.getloadavg()[0], 2)}
-    return [Row("latency_s", pinned_seconds(lambda: run(graph, x), settings.repeats), "cpu-measured",
-                f"bnncc {bnncc.__version__} executor, numpy {tools['numpy']}, {tools['cpu']}", params=load),
-            Row("latency_ort_s", pinned_seconds(lambda: session.run(None, {name: x}), settings.repeats),
-                "cpu-measured", f"onnxruntime {tools['onnxruntime']}, {tools['cpu']}", params=load)]
+    rows = [Row("latency_s", pinned_seconds(lambda: run(graph, x), settings.repeats), "cpu-measured",
+                f"bnncc {bnncc.__version__} executor, numpy {tools['numpy']}, {tools['cpu']}", params=load)]
+    local = {(f.domain, f.name) for f in model.functions}
+    if all(n.domain in ("", "ai.onnx") or (n.domain, n.op_type) in local for n in model.graph.node):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3
+        session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        rows.append(Row("latency_ort_s", pinned_seconds(lambda: session.run(None, {name: x}), settings.repeats),
+                        "cpu-measured", f"onnxruntime {tools['onnxruntime']}, {tools['cpu']}", params=load))
+    return rows
 
 
 # -- gpu -------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ linear model over the block's cost terms (`const` is 1, `lut.lanes` the block's 
 where cross-validation on the training designs said it helps, a correction: a piecewise-linear factor on
 the log of the linear prediction (isotonic regression) or boosted trees on the log terms. Per family a
 fitted memory rule decides LUTRAM or block RAM, and the ECP5 family an Fmax model over the design's
-timing features. BRAM18 and DSP stay sums over the terms. A family, class or resource the file has nothing
+timing features; optionally a CPU latency model (bnncc.cost.latency) for the host it was measured on.
+BRAM18 and DSP stay sums over the terms. A family, class or resource the file has nothing
 for falls back to the analytical model, and `describe()` says so. Everything is numpy, so thousands of
 foldings are costed per call.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bnncc.cost import latency
 from bnncc.cost.devices import Device
 from bnncc.cost.model import ANALYTICAL, AnalyticalModel
 from bnncc.errors import BnnccError
@@ -117,6 +119,9 @@ class CalibratedModel(AnalyticalModel):
                         if len(entry["coef"]) != len(entry["features"]) or not all(
                                 isinstance(c, int | float) and math.isfinite(c) for c in entry["coef"]):
                             raise ValueError("coefficients do not match the features")
+            for entry in data.get("cpu", {}).get("runtimes", {}).values():
+                if len(entry["coef"]) != len(entry["features"]):
+                    raise ValueError("cpu latency coefficients do not match the features")
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise BnnccError(f"{where}: malformed cost model ({e})") from None
         return cls(coefficients=dict(ANALYTICAL.coefficients), data=data, path=str(path))
@@ -164,6 +169,17 @@ class CalibratedModel(AnalyticalModel):
         period = sum(c * (1.0 if n == "const" else float(features.get(n, 0)))
                      for c, n in zip(entry["coef"], entry["features"], strict=True))
         return 1000.0 / max(period, 1e-3)
+
+    def cpu_latency(self, graph, runtime: str = "executor") -> dict | None:
+        """The fitted latency of one image of `graph` on one core of the host the model was measured on
+        (runtime "executor" or "onnxruntime"): seconds, the host, the fit's cross-validated MAPE, and the
+        operation kinds the fit never saw (then the number is too low). None if the file has no CPU model."""
+        entry = self.data.get("cpu", {}).get("runtimes", {}).get(runtime)
+        if entry is None:
+            return None
+        seconds, unseen = latency.predict(entry, latency.features(graph))
+        return {"seconds": seconds, "host": self.data["cpu"]["host"], "runtime": runtime,
+                "cv_mape": entry["cv_mape"], "unseen_ops": unseen}
 
     def lut_per(self, proxy: str, weight: str, device: Device) -> float | None:
         """The fitted LUTs per MAC (proxy "mac") or per BOP ("bop") of the weight kind on the device's family."""

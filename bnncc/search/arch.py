@@ -115,6 +115,7 @@ PRIMARY = {"fpga": "lut", "rram": "energy_pj", "gpu": "latency_us", "cpu": "late
 # where each target's numbers come from: a model, or a measurement on this machine
 SOURCES = {"fpga": "calibrated cost model (Yosys-fitted) at the cheapest folding", "rram": "rram-model",
            "gpu": "gpu-model (binary-GEMM roofline)", "cpu": "cpu-measured (bnncc executor, one pinned core)"}
+# (a cpu prediction from the cost model's fitted latency says so in its own "source")
 
 
 def predict(arch: Arch | Mixed, fps: float | None, part: str, clock_ns: float, model, target: str = "fpga") -> dict:
@@ -122,7 +123,8 @@ def predict(arch: Arch | Mixed, fps: float | None, part: str, clock_ns: float, m
     (fully folded without one), the model's lut, ff, bram18, dsp, fps, latency_us, cycles_per_image and the
     folding; rram (`part` a crossbar ROWSxCOLS) — the RRAM model's area_mm2, energy_pj, latency_us, fps; gpu
     (`part` a GPU of the roofline table) — the roofline's latency_us and fps; cpu — the executor's latency
-    on this machine, measured (minimum of 5 runs of one image on one core). A design that cannot be built
+    on this machine: the cost model's fitted CPU latency where it has one for this CPU, else measured
+    (minimum of 5 runs of one image on one core). A design that cannot be built
     has `infeasible` (the reason) instead."""
     from bnncc.calibrate.measure import graph_proxies
 
@@ -161,11 +163,18 @@ def _gpu(graph, fps, part, clock_ns, model) -> dict:
 
 
 def _cpu(graph, fps, part, clock_ns, model) -> dict:
+    """The cost model's CPU latency where it has one fitted on this CPU that knows every op of the graph;
+    otherwise the executor measured (minimum of 5 runs on one pinned core)."""
     import numpy as np
 
-    from bnncc.calibrate.measure import pinned_seconds
+    from bnncc.calibrate.measure import cpu_name, pinned_seconds
     from bnncc.ir.executor import run
 
+    fitted = model.cpu_latency(graph) if hasattr(model, "cpu_latency") else None
+    if fitted is not None and fitted["host"] == cpu_name() and not fitted["unseen_ops"]:
+        seconds = fitted["seconds"]
+        return {"latency_us": seconds * 1e6, "fps": 1 / seconds,
+                "source": f"cpu latency model ({fitted['host']}, cross-validated MAPE {fitted['cv_mape']:.1f} %)"}
     x = np.zeros((1, *graph.input_type.shape), dtype=np.float32)
     seconds = pinned_seconds(lambda: run(graph, x), 5)
     return {"latency_us": seconds * 1e6, "fps": 1 / seconds}
