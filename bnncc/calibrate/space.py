@@ -261,20 +261,28 @@ def read_sweep(path: str) -> list[dict]:
     out = [check(d, f"--sweep {path}: designs[{i}]") for i, d in enumerate(designs)]
     if "generate" in data:
         g = data["generate"]
-        if not isinstance(g, dict) or set(g) - {"seed", "count", "max_width", "max_lanes"} or not all(
-                _is_int(v) and v >= 0 for v in g.values()) or g.get("max_width", 8) < 8 or g.get("max_lanes", 1) < 1:
+        bounds = {"max_width": 8, "max_lanes": 1, "max_side": 10, "max_channels": 8}  # key -> its least value
+        if not isinstance(g, dict) or set(g) - {"seed", "count", *bounds} or not all(
+                _is_int(v) and v >= 0 for v in g.values()) or any(g.get(k, lo) < lo for k, lo in bounds.items()):
             raise BnnccError(f"--sweep {path}: generate must be {{\"seed\": S, \"count\": N[, \"max_width\": W >= 8, "
-                             "\"max_lanes\": L >= 1]}")
+                             "\"max_lanes\": L >= 1, \"max_side\": S >= 10, \"max_channels\": C >= 8]}")
         out += generate(int(g.get("seed", 0)), int(g.get("count", 0)), int(g.get("max_width", 256)),
-                        int(g.get("max_lanes", MAX_LANES)))
+                        int(g.get("max_lanes", MAX_LANES)), int(g.get("max_side", 16)), int(g.get("max_channels", 32)))
     if not out:
         raise BnnccError(f"--sweep {path}: no designs")
     return out
 
 
-def generate(seed: int, count: int, max_width: int = 256, max_lanes: int = MAX_LANES) -> list[dict]:
-    """`count` random designs: every family, depth 1-3, widths 8-`max_width`, precisions, random foldings of at
-    most `max_lanes` lanes per layer."""
+WIDTHS = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+SIDES = (10, 12, 14, 16, 20, 24, 28, 32)
+
+
+def generate(seed: int, count: int, max_width: int = 256, max_lanes: int = MAX_LANES, max_side: int = 16,
+             max_channels: int = 32) -> list[dict]:
+    """`count` random designs: every family, depth 1-3, MLP widths 8-`max_width` (ShiftAdd's hidden layers at
+    most 128), CNNs of images 10-`max_side` square with 4-`max_channels` channels, precisions, random foldings
+    of at most `max_lanes` lanes per layer. The same arguments give the same designs (a larger bound only adds
+    choices beyond the old ones, so the defaults draw what they always drew)."""
     rng = np.random.default_rng(seed)
     names = [f for f in FAMILIES if f not in ("finn", "xnor")]  # fixed networks and the search's: not drawn
     out = []
@@ -283,20 +291,20 @@ def generate(seed: int, count: int, max_width: int = 256, max_lanes: int = MAX_L
         family = names[i % len(names)]
         spec = {"family": family, "seed": int(rng.integers(2**31)),
                 "folding": {"random": int(rng.integers(2**31)), **lanes}}
-        width = lambda lo=8, hi=256: int(rng.choice([w for w in (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # noqa: E731
-                                                     if min(lo, max_width) <= w <= min(hi, max_width)]))
+        width = lambda lo=8, hi=max_width: int(rng.choice([w for w in WIDTHS  # noqa: E731
+                                                           if min(lo, max_width) <= w <= min(hi, max_width)]))
         depth = int(rng.integers(1, 4))
         if family.endswith("_mlp"):
-            sizes = [width(16, 256)] + [width(8, 256) for _ in range(depth)] + [10]
+            sizes = [width(16)] + [width(8) for _ in range(depth)] + [10]
             if family == "shiftadd_mlp":
                 sizes = sizes[:1] + [width(8, 128) for _ in range(max(depth, 2))] + [10]
             spec["sizes"] = sizes
         else:
-            side = int(rng.choice([10, 12, 14, 16]))
+            side = int(rng.choice([s for s in SIDES if s <= max(max_side, 10)]))
             pairs = 1 if side < 16 else int(rng.integers(1, 3))
             spec["in_shape"] = [int(rng.choice([1, 3])), side, side]
             n = pairs * 2 if family == "shiftadd_cnn" else pairs
-            spec["channels"] = [width(4, 32) for _ in range(n)]
+            spec["channels"] = [width(4, max_channels) for _ in range(n)]
             spec["fc"] = [10] if family == "shiftadd_cnn" or rng.random() < 0.5 else [width(8, 64), 10]
         if family == "binary_mlp" or family == "binary_cnn":
             spec["input_bits"] = [None, 8, 4][int(rng.integers(3))] if family == "binary_mlp" else 8
