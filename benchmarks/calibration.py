@@ -50,12 +50,16 @@ PART = "xc7z020clg400-1"
 FIXED_FPS = 20_000.0
 FIXED_COUNT = 20  # MLPs of the held-out set, re-folded for FIXED_FPS
 PROXIES = ("macs", "bops", "flops", "weight_bits")
-# A second held-out set, drawn after the model was fitted, for the equal-MACs comparison: groups of four MLPs,
-# one per weight kind (binary, int, pow2, ShiftAdd), whose MACs lie within ±5 % of the group's target, each at
-# a random folding, so within a group a proxy can only win on precision and never on size.
-EQUAL_MACS = DATA / "heldout-equal-macs.json"
-EQUAL_MACS_SEED = 4247
-EQUAL_MACS_TARGETS = (600, 900, 1300, 1900, 2800, 4000, 5800, 8400)
+# Held-out sets drawn after the model was fitted, for the equal-MACs comparison: groups of MLPs, the same number
+# per weight kind (binary, int, pow2, ShiftAdd), whose MACs lie within ±5 % of the group's target, each at a
+# random folding, so within a group a proxy can only win on precision and never on size. Set 1: four a group;
+# set 2 (drawn once set 1 had shown its intervals too wide to separate anything): eight a group, two of each
+# kind, ShiftAdd activations at most 6 bits (an 8-bit ShiftAdd MLP takes Yosys 20 minutes and more).
+EQUAL_MACS_SETS = {
+    1: {"path": DATA / "heldout-equal-macs.json", "seed": 4247, "per_family": 1, "max_shiftadd_act_bits": 8,
+        "targets": (600, 900, 1300, 1900, 2800, 4000, 5800, 8400)},
+    2: {"path": DATA / "heldout-equal-macs-2.json", "seed": 4249, "per_family": 2, "max_shiftadd_act_bits": 6,
+        "targets": (700, 1000, 1400, 2000, 2900, 4200, 6000, 8000)}}
 MLP_FAMILIES = ("binary_mlp", "int_mlp", "pow2_mlp", "shiftadd_mlp")
 
 
@@ -76,24 +80,34 @@ def mlp_macs(sizes: list[int]) -> int:
     return sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
 
 
-def write_equal_macs() -> None:
-    pool = [d for d in space.generate(EQUAL_MACS_SEED, 4000, HELDOUT_MAX_WIDTH, HELDOUT_MAX_LANES)
-            if d["family"] in MLP_FAMILIES]
-    rng = np.random.default_rng(EQUAL_MACS_SEED)
+def write_equal_macs(number: int) -> None:
+    """Draw equal-MACs set `number` (EQUAL_MACS_SETS) and write it with its hash; a set is written once."""
+    cfg = EQUAL_MACS_SETS[number]
+    if cfg["path"].exists():
+        raise SystemExit(f"{cfg['path']} exists: a held-out set is drawn once")
+    pool = [d for d in space.generate(cfg["seed"], 4000, HELDOUT_MAX_WIDTH, HELDOUT_MAX_LANES)
+            if d["family"] in MLP_FAMILIES and d.get("act_bits", 0) <= (
+                cfg["max_shiftadd_act_bits"] if d["family"] == "shiftadd_mlp" else 8)]
+    rng = np.random.default_rng(cfg["seed"])
     groups, designs = [], []
-    for target in EQUAL_MACS_TARGETS:
+    for target in cfg["targets"]:
         group = []
         for family in MLP_FAMILIES:
             near = [d for d in pool if d["family"] == family and abs(mlp_macs(d["sizes"]) - target) <= 0.05 * target]
-            if near:
-                group.append(near[int(rng.integers(len(near)))])
-        if len(group) == len(MLP_FAMILIES):
+            if len(near) >= cfg["per_family"]:
+                picks = ([int(rng.integers(len(near)))] if cfg["per_family"] == 1  # set 1 was drawn so
+                         else rng.choice(len(near), cfg["per_family"], replace=False))
+                group += [near[int(i)] for i in picks]
+        if len(group) == cfg["per_family"] * len(MLP_FAMILIES):
             groups.append({"target_macs": target, "names": [space.label(d) for d in group]})
             designs += group
-    body = {"seed": EQUAL_MACS_SEED, "targets": list(EQUAL_MACS_TARGETS), "groups": groups, "designs": designs}
+    body = {"seed": cfg["seed"], "targets": list(cfg["targets"]), "groups": groups, "designs": designs}
+    if number > 1:
+        body |= {"per_family": cfg["per_family"], "max_shiftadd_act_bits": cfg["max_shiftadd_act_bits"]}
     body["sha256"] = space.spec_hash(body)
-    EQUAL_MACS.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {EQUAL_MACS}: {len(groups)} groups of {len(MLP_FAMILIES)}, hash {body['sha256']}")
+    cfg["path"].write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    size = cfg["per_family"] * len(MLP_FAMILIES)
+    print(f"wrote {cfg['path']}: {len(groups)} groups of {size}, hash {body['sha256']}")
 
 
 def _read_hashed(path: Path) -> dict:
@@ -105,9 +119,10 @@ def _read_hashed(path: Path) -> dict:
 
 
 def read_heldout() -> dict:
-    """The held-out set, with the equal-MACs set's designs (once written) under "equal_macs_designs"."""
+    """The held-out set, with the equal-MACs sets' designs (those written) under "equal_macs_designs"."""
     body = _read_hashed(HELDOUT)
-    body["equal_macs_designs"] = _read_hashed(EQUAL_MACS)["designs"] if EQUAL_MACS.is_file() else []
+    body["equal_macs_designs"] = [d for cfg in EQUAL_MACS_SETS.values() if cfg["path"].is_file()
+                                  for d in _read_hashed(cfg["path"])["designs"]]
     return body
 
 
@@ -210,10 +225,12 @@ def bootstrap(fn, x, y, n: int = 2000, seed: int = 0) -> tuple[float, float, flo
     return fn(x, y), float(lo), float(hi)
 
 
-def errors(pred, truth) -> dict:
+def errors(pred, truth, floor: float = 1.0) -> dict:
+    """MAPE, sMAPE and the shares within ±10 / ±15 %; `floor` keeps a count of 0 from dividing (seconds: 0)."""
     p, t = np.asarray(pred, float), np.asarray(truth, float)
-    rel = np.abs(p - t) / np.maximum(t, 1)
-    return {"mape": float(rel.mean() * 100), "smape": float(np.mean(2 * np.abs(p - t) / np.maximum(p + t, 1)) * 100),
+    rel = np.abs(p - t) / np.maximum(t, floor)
+    smape = np.mean(2 * np.abs(p - t) / np.maximum(p + t, floor)) * 100
+    return {"mape": float(rel.mean() * 100), "smape": float(smape),
             "within_10": float((rel <= 0.10).mean()), "within_15": float((rel <= 0.15).mean()), "n": len(t)}
 
 
@@ -285,7 +302,32 @@ def evaluate(args) -> dict:
         print(f"  {row['name']:<32} LUT {t['truth_lut']:>7,.0f} analytical {row['analytical']['lut']:>7,} "
               f"calibrated {row['calibrated']['lut']:>7,}", file=sys.stderr)
     return {"rows": rows, "leaked_blocks": leak, "heldout_sha256": space.spec_hash(body),
-            "cost_model": calibrated.describe(), "fmax": fmax_rows(args, calibrated)}
+            "cost_model": calibrated.describe(), "fmax": fmax_rows(args, calibrated), "cpu": cpu_rows(args, calibrated)}
+
+
+def cpu_rows(args, model) -> dict:
+    """Per held-out cpu-measured design (its own seeds, disjoint from the training sweep's): the measured and
+    the fitted seconds of both runtimes, and how many held-out designs the training store holds (0)."""
+    from bnncc.calibrate import fit as fitting
+    from bnncc.cost import latency
+
+    path = Path(args.heldout_store).with_name("heldout-host.sqlite")
+    fitted = model.data.get("cpu", {}).get("runtimes", {})
+    if not path.is_file() or not fitted:
+        return {}
+    with Store(str(path), create=False) as store:
+        samples = fitting.cpu_samples(store)
+    with Store(args.train_store, create=False) as train:
+        leaked = len({s["design_key"] for s in samples} & {d["design_key"] for d in train.designs("cpu")})
+    rows = []
+    for s in samples:
+        row = {"name": s["name"], "family": s["family"]}
+        for runtime, metric in latency.RUNTIMES.items():
+            if runtime in fitted and metric in s["seconds"]:
+                seconds, unseen = latency.predict(fitted[runtime], s["features"])
+                row[runtime] = {"measured": s["seconds"][metric], "predicted": seconds, "unseen_ops": unseen}
+        rows.append(row)
+    return {"host": model.data["cpu"]["host"], "leaked_designs": leaked, "rows": rows}
 
 
 def fmax_rows(args, model) -> list[dict]:
@@ -357,13 +399,28 @@ def tables(result: dict) -> list[str]:
         out += ["", f"ECP5 Fmax (LFE5U-85F, nextpnr, median of {fmax[0]['seeds']} seeds; mean seed spread "
                     f"{spread:.1f} % of the median): MAPE {e['mape']:.1f} %, within ±10 % {e['within_10']:.0%} "
                     f"(n = {e['n']})."]
+    cpu = result.get("cpu") or {}
+    if cpu.get("rows"):
+        out += ["", f"CPU latency of one image on one pinned core ({cpu['host']}; held-out designs in the training "
+                    f"store: {cpu['leaked_designs']}):", "",
+                "| designs | runtime | MAPE | within ±10 % | within ±15 % | n |", "|---|---|---:|---:|---:|---:|"]
+        sets = {"random networks": [r for r in cpu["rows"] if r["family"] != "finn"],
+                "FINN's topologies (beyond the training sizes)": [r for r in cpu["rows"] if r["family"] == "finn"]}
+        for label, group in sets.items():
+            for runtime in ("executor", "onnxruntime"):
+                pairs = [(r[runtime]["predicted"], r[runtime]["measured"]) for r in group if runtime in r]
+                if pairs:
+                    e = errors(*zip(*pairs, strict=True), floor=0.0)
+                    out.append(f"| {label} | {runtime} | {e['mape']:.1f} % | {e['within_10']:.0%} | "
+                               f"{e['within_15']:.0%} | {e['n']} |")
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write-heldout", action="store_true")
-    ap.add_argument("--write-equal-macs", action="store_true", help="write the equal-MACs held-out set (once)")
+    ap.add_argument("--write-equal-macs", type=int, choices=sorted(EQUAL_MACS_SETS), metavar="N",
+                    help="draw equal-MACs held-out set N and write it (once, before it is measured)")
     ap.add_argument("--measure", action="store_true")
     ap.add_argument("--evaluate", action="store_true")
     ap.add_argument("--part", default=PART)
@@ -385,7 +442,7 @@ def main() -> int:
     if args.write_heldout:
         write_heldout()
     if args.write_equal_macs:
-        write_equal_macs()
+        write_equal_macs(args.write_equal_macs)
     if args.measure:
         try:
             measure(args)
