@@ -135,8 +135,8 @@ def measure(args) -> None:
 
     body = read_heldout()
     # the cheap sets first: fixed-FPS MLPs, equal-MACs MLPs, then the random networks (CNNs among them); in the
-    # equal-MACs set the ShiftAdd MLPs go last (their 8-bit thresholds take Yosys 20 minutes and more each)
-    equal = sorted(body["equal_macs_designs"], key=lambda d: d["family"] == "shiftadd_mlp")
+    # equal-MACs sets the ShiftAdd MLPs go last, the 8-bit ones at the end (Yosys 20 minutes and more each)
+    equal = sorted(body["equal_macs_designs"], key=lambda d: (d["family"] == "shiftadd_mlp", d.get("act_bits", 0)))
     specs = {"all": (body["fixed_fps_designs"] if not args.no_fixed else []) + equal + body["designs"],
              "equal-macs": equal}[args.set]
     if args.limit:

@@ -4,7 +4,9 @@ never saw named as such)."""
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from test_calibrate import calibrate
 from bnncc.calibrate import fit as fitting
 from bnncc.calibrate import space
 from bnncc.calibrate.store import Store
+from bnncc.cli import main
 from bnncc.cost import latency
 from bnncc.cost.calibrated import CalibratedModel
 
@@ -66,6 +69,10 @@ def test_calibrate_cpu_then_fit_predicts_this_machine(tmp_path: Path) -> None:
     cnn, _ = space.dataflow_of(space.SMALL[5])
     assert {"SlidingWindow", "MaxPool", "Flatten"} <= set(model.cpu_latency(cnn)["unseen_ops"])
     assert model.cpu_latency(cnn, "no such runtime") is None
+    out = io.StringIO()  # the charts of a store with no FPGA rows: the CPU panel, the others say they are empty
+    with redirect_stdout(out):
+        assert main(["charts", "--store", str(store), "-o", str(tmp_path / "charts"), "--json"]) == 0
+    assert [r["metric"] for r in json.loads(out.getvalue())["table"]] == ["CPU latency (µs, executor)"]
 
 
 def test_a_qonnx_model_is_timed_in_the_executor_alone(tmp_path: Path) -> None:

@@ -158,46 +158,42 @@ def cpu_pairs(store: Store, model: CalibratedModel) -> list[tuple[float, float]]
 
 def accuracy_chart(blocks: dict, latency: list, cpu: list | None = None) -> tuple[bytes, list[dict]]:
     fig, axes = _figure(16 if cpu else 12, 3.8, cols=4 if cpu else 3)
-    table = []
-    for ax, (metric, pairs) in zip(axes, [("LUT per block", blocks.get("lut", [])), ("FF per block",
-                                                                                    blocks.get("ff", []))],
-                                   strict=False):
-        if not pairs:
-            continue
-        y = np.array([p[0] for p in pairs])
-        for i, (name, color) in enumerate([("analytical", "tab:orange"), ("calibrated", "tab:blue")], start=1):
-            pred = np.array([p[i] for p in pairs])
-            row = _error_row(metric, name, pred, y)
-            table.append(row)
-            ax.scatter(y, pred, s=8, alpha=0.6, c=color,
-                       label=f"{name}: MAPE {row['mape']:.1f} %, {row['within_10']:.0%} within ±10 %")
-        _diagonal(ax, y)
-        ax.set_title(f"{metric}: predicted vs Yosys", fontsize=9)
-        ax.set_xlabel("measured")
-        ax.set_ylabel("predicted")
-        ax.legend(fontsize=7)
-    ax = axes[2]
-    if latency:
-        y, pred = np.array([p[0] for p in latency]), np.array([p[1] for p in latency])
-        row = _error_row("first-output latency (cycles)", "token model", pred, y)
-        table.append(row)
-        ax.scatter(y, pred, s=10, c="tab:green", label=f"MAPE {row['mape']:.1f} %, {row['within_10']:.0%} within ±10 %")
-        _diagonal(ax, y)
-        ax.legend(fontsize=7)
-    ax.set_title("first-output latency: token model vs RTL simulation", fontsize=9)
-    ax.set_xlabel("measured cycles")
+    table: list[dict] = []
+    for ax, resource, metric in zip(axes, ("lut", "ff"), ("LUT per block", "FF per block"), strict=False):
+        pairs = np.array(blocks.get(resource, []), dtype=float).reshape(-1, 3)  # measured, analytical, calibrated
+        series = [(metric, name, color, pairs[:, i], pairs[:, 0])
+                  for i, (name, color) in enumerate([("analytical", "tab:orange"), ("calibrated", "tab:blue")], 1)]
+        _panel(ax, f"{metric}: predicted vs Yosys", "measured", series if len(pairs) else [], table)
+    cycles = np.array(latency, dtype=float).reshape(-1, 2)
+    _panel(axes[2], "first-output latency: token model vs RTL simulation", "measured cycles",
+           [("first-output latency (cycles)", "token model", "tab:green", cycles[:, 1], cycles[:, 0])]
+           if len(cycles) else [], table)
     if cpu:
-        ax = axes[3]
-        y, pred = np.array([p[0] for p in cpu]) * 1e6, np.array([p[1] for p in cpu]) * 1e6
-        row = _error_row("CPU latency (µs, executor)", "fitted", pred, y)  # µs: the floor of 1 never bites
-        table.append(row)
-        ax.scatter(y, pred, s=10, c="tab:purple",
-                   label=f"MAPE {row['mape']:.1f} %, {row['within_10']:.0%} within ±10 %")
-        _diagonal(ax, y)
-        ax.legend(fontsize=7)
-        ax.set_title("CPU latency of one image: fitted vs measured", fontsize=9)
-        ax.set_xlabel("measured µs")
+        us = np.array(cpu, dtype=float) * 1e6  # µs: the error's floor of 1 never bites
+        _panel(axes[3], "CPU latency of one image: fitted vs measured", "measured µs",
+               [("CPU latency (µs, executor)", "fitted", "tab:purple", us[:, 1], us[:, 0])], table)
     return _png(fig), table
+
+
+def _panel(ax, title: str, xlabel: str, series: list[tuple], table: list[dict]) -> None:
+    """One predicted-vs-measured panel: per series (metric, estimate, colour, predicted, measured) its points,
+    its error in the legend and a row of the table; a panel with nothing measured says so."""
+    ax.set_title(title, fontsize=9)
+    if not series:
+        ax.text(0.5, 0.5, "nothing of this kind in the store", ha="center", va="center", transform=ax.transAxes,
+                fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    for metric, name, color, pred, y in series:
+        row = _error_row(metric, name, pred, y)
+        table.append(row)
+        ax.scatter(y, pred, s=8, alpha=0.6, c=color,
+                   label=f"{name}: MAPE {row['mape']:.1f} %, {row['within_10']:.0%} within ±10 %")
+    _diagonal(ax, series[0][4])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("predicted")
+    ax.legend(fontsize=7)
 
 
 def _error_row(metric: str, name: str, pred: np.ndarray, y: np.ndarray) -> dict:

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -316,14 +316,19 @@ def _latency_entry(samples: list[dict], metric: str) -> dict:
 
 def cpu_entry(samples: list[dict]) -> dict | None:
     """The CPU latency model of the store's cpu-measured designs (None with fewer than MIN_SAMPLES): per
-    runtime, latency over the work per operation kind (bnncc.cost.latency); the host it was measured on."""
-    hosts = sorted({s["host"] for s in samples})
+    runtime, latency over the work per operation kind (bnncc.cost.latency). One CPU's latencies say nothing
+    of another's: a store shared by several machines is fitted for the CPU with the most designs."""
+    if not samples:
+        return None
+    counts = Counter(s["host"] for s in samples)
+    host = min(counts, key=lambda h: (-counts[h], h))
+    samples = [s for s in samples if s["host"] == host]
     runtimes = {name: [s for s in samples if metric in s["seconds"]] for name, metric in latency.RUNTIMES.items()}
     fitted = {name: _latency_entry(group, latency.RUNTIMES[name]) for name, group in runtimes.items()
               if len(group) >= MIN_SAMPLES}
     if not fitted:
         return None
-    return {"host": hosts[0] if len(hosts) == 1 else " / ".join(hosts), "designs": len(samples),
+    return {"host": host, "designs": len(samples),
             "target": "minimum latency of one image on one pinned core", "runtimes": fitted}
 
 
