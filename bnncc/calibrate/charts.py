@@ -2,7 +2,7 @@
 width and depth, and how far the estimates are from the measurements in the store.
 
     cost_vs_width.png      LUT, BRAM18 and cycles per image (FPGA, at one FPS), energy (RRAM), latency (GPU
-                           roofline, and the CPU measured where the store has it), for binary MLPs of depth
+                           roofline, and the CPU's fitted latency where the model has one), for binary MLPs of depth
                            1-4 over a range of widths; the FPGA curves are the calibrated model's
     measured_vs_predicted.png  per block LUT and FF, per design first-output latency: the analytical and the
                            calibrated estimate against Yosys / RTL simulation, MAPE and share within ±10 %;
@@ -86,14 +86,18 @@ def grid_costs(model, widths=WIDTHS, depths=DEPTHS, fps: float = CHART_FPS, part
                 rram = rram_estimate(map_graph(graph, RramConfig()))
                 row.update(rram_energy_pj=rram["energy_pj"], rram_area_mm2=rram["area_mm2"],
                            gpu_latency_us=gpu_roofline(matrix_layers(graph)) * 1e6)
+                cpu = model.cpu_latency(graph) if hasattr(model, "cpu_latency") else None
+                if cpu is not None and not cpu["unseen_ops"]:
+                    row["cpu_latency_us"] = cpu["seconds"] * 1e6
                 out.append(row)
     return out
 
 
-def cost_chart(grid: list[dict], cpu_points: list[tuple[float, float]], model_name: str) -> bytes:
+def cost_chart(grid: list[dict], model_name: str) -> bytes:
     panels = [("lut", f"FPGA LUT ({model_name}, {CHART_FPS:,.0f} FPS)"), ("bram18", "FPGA BRAM18"),
               ("cycles", "FPGA cycles / image"), ("rram_energy_pj", "RRAM energy / image, pJ (model)"),
-              ("rram_area_mm2", "RRAM area, mm² (model)"), ("gpu_latency_us", "GPU latency, µs (H200 roofline)")]
+              ("rram_area_mm2", "RRAM area, mm² (model)"),
+              ("gpu_latency_us", "latency, µs: GPU H200 roofline, CPU fitted (dashed)")]
     fig, axes = _figure(12, 6.4, rows=2)
     for ax, (key, title) in zip(axes, panels, strict=True):
         for depth in sorted({r["depth"] for r in grid}):
@@ -106,11 +110,10 @@ def cost_chart(grid: list[dict], cpu_points: list[tuple[float, float]], model_na
         ax.set_xlabel("hidden width")
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=7)
-    if cpu_points:
-        ax = axes[5]
-        ax.scatter([m for m, _ in cpu_points], [t * 1e6 for _, t in cpu_points], s=8, c="k",
-                   label="CPU executor, measured (x: MACs)")
-        ax.legend(fontsize=7)
+    for i, depth in enumerate(sorted({r["depth"] for r in grid})):  # the executor on one core, where fitted
+        pts = [(r["width"], r["cpu_latency_us"]) for r in grid if r["depth"] == depth and "cpu_latency_us" in r]
+        if pts:
+            axes[5].plot(*zip(*pts, strict=True), ls="--", marker=".", color=f"C{i}")
     return _png(fig)
 
 
@@ -253,13 +256,11 @@ def write(store_path: str, out: str, model_path: str | None = None, widths=WIDTH
         latency = latency_pairs(store)
         cpu_fit = cpu_pairs(store, model)
         coverage_png, coverage = coverage_chart(store)
-        cpu = [(d["features"].get("macs", 0), r["value"]) for d in store.designs("cpu")
-               for r in store.rows(design_key=d["design_key"], metric="latency_s")]
         tools = sorted({f"{k}: {v}" for d in store.designs() for k, v in d["tools"].items()})
         counts = store.counts()
     accuracy_png, table = accuracy_chart(blocks, latency, cpu_fit)
     grid = grid_costs(model, widths, depths)
-    images = {"cost_vs_width.png": cost_chart(grid, cpu, "calibrated"), "measured_vs_predicted.png": accuracy_png,
+    images = {"cost_vs_width.png": cost_chart(grid, "calibrated"), "measured_vs_predicted.png": accuracy_png,
               "coverage.png": coverage_png}
     page = _page_environment().get_template("charts/index.html.j2").render(
         version=bnncc.__version__, store=Path(store_path).name, counts=counts, coverage=coverage, table=table,
