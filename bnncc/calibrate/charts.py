@@ -86,7 +86,7 @@ def grid_costs(model, widths=WIDTHS, depths=DEPTHS, fps: float = CHART_FPS, part
                 rram = rram_estimate(map_graph(graph, RramConfig()))
                 row.update(rram_energy_pj=rram["energy_pj"], rram_area_mm2=rram["area_mm2"],
                            gpu_latency_us=gpu_roofline(matrix_layers(graph)) * 1e6)
-                cpu = model.cpu_latency(graph) if hasattr(model, "cpu_latency") else None
+                cpu = model.cpu_latency(graph)
                 if cpu is not None and not cpu["unseen_ops"]:
                     row["cpu_latency_us"] = cpu["seconds"] * 1e6
                 out.append(row)

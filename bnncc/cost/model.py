@@ -54,6 +54,10 @@ class CostModel:
         """LUTs per MAC (proxy "mac") or per BOP ("bop") fitted for the weight kind, or None (nothing fitted)."""
         return None
 
+    def cpu_latency(self, graph, runtime: str = "executor") -> dict | None:
+        """A fitted CPU latency of one image of the IR graph (see CalibratedModel), or None (nothing fitted)."""
+        return None
+
 
 @dataclass
 class AnalyticalModel(CostModel):

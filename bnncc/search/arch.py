@@ -170,7 +170,7 @@ def _cpu(graph, fps, part, clock_ns, model) -> dict:
     from bnncc.calibrate.measure import cpu_name, pinned_seconds
     from bnncc.ir.executor import run
 
-    fitted = model.cpu_latency(graph) if hasattr(model, "cpu_latency") else None
+    fitted = model.cpu_latency(graph)
     if fitted is not None and fitted["host"] == cpu_name() and not fitted["unseen_ops"]:
         seconds = fitted["seconds"]
         return {"latency_us": seconds * 1e6, "fps": 1 / seconds,
