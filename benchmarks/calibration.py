@@ -16,7 +16,8 @@ folding for one fixed FPS (``--fixed-fps``, default 20,000 at 100 MHz).
 Predictions are made now, from the specs, by the current code: the uncalibrated analytical model and the
 calibrated one (``--cost-model``, default the shipped ``bnncc/cost/calibrated.json``). Ground truth: LUT =
 LUTs as logic + LUTRAM of the flattened synthesis, FF = its flip-flops less the measurement wrapper's
-registered I/O, BRAM18 per block from the hierarchical run, first-output latency from RTL simulation.
+registered I/O (of a design synthesized per block only, ``--no-flat``: the sums of its blocks, which hold no
+wrapper), BRAM18 per block from the hierarchical run, first-output latency from RTL simulation.
 """
 
 from __future__ import annotations
@@ -207,6 +208,7 @@ def measured(store: Store) -> dict[str, dict]:
         d = out[r["design_key"]]
         if r["source"] == "yosys" and not r["block"]:
             d[r["metric"]] = r["value"]
+            d["flattened"] = d.get("flattened") or r["params"].get("totals") == "flattened synthesis"
         elif r["source"] == "yosys":
             d["blocks"][r["block"]][r["metric"]] = r["value"]
         elif r["source"] == "rtlsim":
@@ -216,7 +218,8 @@ def measured(store: Store) -> dict[str, dict]:
     for d in out.values():
         if "lut" in d:
             d["truth_lut"] = d["lut"] + d["lutram"]
-            d["truth_ff"] = d["ff"] - d.get("io_ff", 0)
+            # the wrapper's registered I/O is in a flattened run's count, not in the sum of the blocks
+            d["truth_ff"] = d["ff"] - (d.get("io_ff", 0) if d["flattened"] else 0)
     return out
 
 
