@@ -4,7 +4,11 @@ their STYLE (Yosys: rom_style "block" or a LUT ROM); UltraRAM, which cannot hold
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bnncc import fixtures
@@ -13,9 +17,11 @@ from bnncc.backends.fpga import rtl as rtl_writer
 from bnncc.backends.fpga.synth import synthesize
 from bnncc.cli import main
 from bnncc.cost.devices import device
+from bnncc.cost.yosys import count
 from bnncc.errors import BnnccError
 from bnncc.frontend import load
 from bnncc.hw import dataflow
+from bnncc.hw.block import Memory
 from bnncc.hw.design import realize
 
 OPTIONS = {"part": "xc7z020clg400-1", "clock_ns": "10", "ap_ctrl": "ap_ctrl_none"}
@@ -46,6 +52,26 @@ def test_rtl_rom_style_decides_block_ram_or_luts(tmp_path):
         measured[style] = synthesize(out / "rtl", device("xc7z020clg400-1"), 10.0, per_block=True)["per_block"]
     assert measured["block"]["mvau0"]["bram18"] >= 1 and measured["distributed"]["mvau0"]["bram18"] == 0
     assert measured["distributed"]["mvau0"]["lut"] > measured["block"]["mvau0"]["lut"]
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5, 12])
+def test_a_rom_in_logic_keeps_a_register_per_distinct_output_bit(tmp_path, depth):
+    """Memory.logic_registers, the fitted FF model's count of a ROM's read register, is what Yosys leaves: random
+    4-bit elements, two of them copies of others and one constant, so equal and constant bits are removed."""
+    rows = np.random.default_rng(depth).integers(0, 16, (depth, 9))
+    rows[:, 6], rows[:, 7], rows[:, 8] = rows[:, 0], rows[:, 1], 5
+    memory = Memory("t", "test", rows, 4, 4, "T", "distributed")
+    rom = Path(__file__).resolve().parent.parent / "bnncc" / "templates" / "rtl" / "rom.v"
+    shutil.copyfile(rom, tmp_path / "rom.v")
+    (tmp_path / "t.mem").write_text("\n".join(rtl_writer.hex_rows(memory.bit_rows(4))) + "\n")
+    (tmp_path / "top.v").write_text(
+        f"module top(input clk, input en, input [{(depth - 1).bit_length() - 1}:0] a, output [35:0] d);\n"
+        f'  bnncc_rom #(.WIDTH(36), .DEPTH({depth}), .FILE("t.mem"), .STYLE("distributed")) r(clk, en, a, d);\n'
+        "endmodule\n")
+    subprocess.run(["yosys", "-q", "-p", "read_verilog -defer rom.v top.v; hierarchy -top top; "
+                    "synth_xilinx -top top -flatten; tee -q -o stat.json stat -json"], cwd=tmp_path, check=True)
+    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    assert count(cells)["ff"] == memory.logic_registers() < 36 - 9
 
 
 def test_ultra_ram_is_refused(tmp_path):

@@ -78,6 +78,14 @@ def memories(thresholds, descending, requant: Requant | None, f: Fold, channels:
             Memory("d", "threshold directions", d.reshape(channels // pe, pe), 1, 1, "D", "distributed")]
 
 
+def registers(thresholds, descending, requant: Requant | None, pe: int, requantizing: int, channels: int,
+              acc_bits: int) -> int:
+    """Memory.logic_registers summed over the activation ROMs at PE: the flip-flops of their registered reads
+    were they logic (the threshold and direction rows, or the requantization rows)."""
+    f = {"PE": pe, "requant": bool(requantizing)}
+    return sum(m.logic_registers() for m in memories(thresholds, descending, requant, f, channels, acc_bits) if m.rtl)
+
+
 def params(requant: Requant | None, f: Fold, n_thresholds: int, acc_bits: int) -> list[Param]:
     """REQUANT and its widths (zeros when comparing), and the word counts of the two HLS tables."""
     pe, on = f["PE"], bool(f.get("requant"))

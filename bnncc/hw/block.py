@@ -13,6 +13,8 @@ arrays as its values, so a cost model can evaluate thousands of foldings in one 
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,51 @@ class Memory:
             v = v & ((1 << bits) - 1)
         planes = (v.view(np.uint64)[..., None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)
         return planes.reshape(v.shape[0], -1).astype(np.uint8)
+
+    def logic_registers(self) -> int:
+        """Flip-flops of the registered read of this memory held in logic (not block RAM), as the synthesizer
+        leaves them: one per distinct output bit (a bit's values over the rows) that is not constant, because
+        registers of equal inputs are merged and constant ones removed (Yosys: a 2-row ROM of any width keeps at
+        most 2, one of 16 random rows all of them). Output bits are told apart by a random hash of their rows
+        (two different ones collide with probability 2**-64)."""
+        depth = self.rows.shape[0]
+        if depth < 2:
+            return 0
+        packed = np.packbits(self.bit_rows(self.bits), axis=0)  # [ceil(depth / 8), bits]: 8 rows a byte
+        weights = _row_weights(packed.shape[0])
+        distinct = np.unique(weights @ packed.astype(np.uint64))  # the sums wrap: an exact hash
+        ones = weights @ np.packbits(np.ones(depth, np.uint8)).astype(np.uint64)
+        return len(distinct) - int((distinct == 0).any()) - int((distinct == ones).any())
+
+
+@functools.lru_cache(maxsize=64)
+def _row_weights(n: int) -> np.ndarray:
+    return np.random.default_rng(n).integers(0, 2**64, n, dtype=np.uint64, endpoint=False)
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # block -> key -> value
+
+
+def cached(block: Block, key, fn: Callable[[], Any]) -> Any:
+    """fn(), computed once per block and key: a value read off the block's tables (the block is unchanged)."""
+    values = _CACHE.setdefault(block, {})
+    if key not in values:
+        values[key] = fn()
+    return values[key]
+
+
+def per_fold(block: Block, what: str, fn: Callable[..., int], *keys) -> np.ndarray:
+    """fn(*key) for every folding of `keys` (integer arrays in a batched estimate), computed once per distinct
+    key and block: for costs that read the block's tables, too slow for every folding of a search."""
+    arrays = np.broadcast_arrays(*(np.asarray(k) for k in keys))
+    values = [a.ravel().astype(np.int64) for a in arrays]
+    code = np.zeros_like(values[0])
+    for v in values:  # one integer per key (fold values are below 2**21), so that a 1-D unique finds them
+        code = (code << 21) | v
+    _, first, where = np.unique(code, return_index=True, return_inverse=True)
+    out = np.array([cached(block, (what, *key), lambda key=key: fn(*key))
+                    for key in zip(*(v[first].tolist() for v in values), strict=True)], dtype=np.int64)
+    return out[where].reshape(arrays[0].shape)
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ import numpy as np
 
 from bnncc.errors import BnnccError
 from bnncc.hw import activation
-from bnncc.hw.block import Block, Fold, Memory, Param, divisors
+from bnncc.hw.block import Block, Fold, Memory, Param, cached, divisors, per_fold
 from bnncc.hw.enums import ENCODINGS, WEIGHT_KINDS
 from bnncc.hw.requant import Requant
 from bnncc.hw.stream import signed_bits
@@ -214,6 +214,26 @@ class Mvau(Block):
             return 0, 1
         return multiply_luts(w_bits, in_bits, k), 0
 
+    def weight_registers(self, pe: int, simd: int) -> int:
+        """Memory.logic_registers of the weight ROM at PE x SIMD, from the bit planes of the codes: output bit
+        (p, s, b) holds bit b of weights [s::SIMD, p::PE]. Up to 64 rows each output bit is one exact number;
+        deeper, the bits that are not constant are counted, two of them alike being that unlikely."""
+        nf, sf = self.mh // pe, self.mw // simd
+        if nf * sf < 2:
+            return 0
+        planes = self._weight_planes().reshape(-1, sf, simd, nf, pe)
+        if nf * sf > 64:
+            ones = planes.sum(axis=(1, 3), dtype=np.int32)
+            return int(((ones > 0) & (ones < nf * sf)).sum())
+        rows = planes.transpose(0, 2, 4, 1, 3).reshape(-1, sf * nf).astype(np.uint64)  # row order: the ROM's
+        distinct = np.unique(rows @ (np.uint64(1) << np.arange(sf * nf, dtype=np.uint64)))
+        return int(len(distinct) - (distinct == 0).any() - (distinct == (1 << sf * nf) - 1).any())
+
+    def _weight_planes(self) -> np.ndarray:
+        """[weight_bits, MW, MH] booleans: the codes' bits, least significant first (computed once)."""
+        bit = np.arange(self.weight_bits)[:, None, None]
+        return cached(self, "planes", lambda: (self.weight_codes()[None] >> bit) & 1 > 0)
+
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
         pe, simd = f["PE"], f["SIMD"]
         in_bits = self.in_bits
@@ -233,11 +253,26 @@ class Mvau(Block):
                                  f.get("ram_style_thresholds", "distributed"))
             lut["activation"], bram["activation"], dsp["activation"] = t["lut"], t["bram18"], t["dsp"]
         nf, sf = self.mh // pe, self.mw // simd
-        # registers, for a fitted model's FF count (the analytical model derives FF from LUT)
-        reg = {"inputs": simd * in_bits, "weights": pe * simd * self.weight_bits, "accumulators": pe * self.acc_bits,
+        # registers, for a fitted model's FF count (the analytical model derives FF from LUT): the input word
+        # twice, the weight row's read (in block RAM the read register is the RAM's own) and its copy, the
+        # activation rows' read, per PE the group sums (popcounts of up to 16 for XNOR), accumulator and
+        # result, the output word and the fold counters
+        rom_weights = per_fold(self, "weights", self.weight_registers, pe, simd)
+        rom_activation = per_fold(self, "activation", lambda p, r: activation.registers(
+            self.thresholds, self.descending, self.requant, p, r, self.mh, self.acc_bits), pe, f.get("requant", False))
+        group = np.minimum(simd, 16)
+        group_bits = np.ceil(np.log2(group + 1)) + 1 if self.weight_kind == "xnor" else self.acc_bits
+        weights_in_bram = np.asarray(weights["bram18"]) > 0
+        activation_in_bram = np.asarray(bram.get("activation", 0)) > 0
+        reg = {"inputs": simd * in_bits, "weights": np.where(weights_in_bram, 1, 2) * rom_weights,
+               "activation": np.where(activation_in_bram, 0, rom_activation),
+               "partials": pe * -(-simd // group) * group_bits, "accumulators": pe * self.acc_bits,
                "outputs": pe * self.out_bits, "counters": np.ceil(np.log2(nf * sf * self.pixels + 1))}
         # fit-only structure: comparator bits of a threshold activation, product and adder-tree input bits
         thresholding = ~np.asarray(f.get("requant", False)) if self.thresholds is not None else False
         shape = {"compare_bits": np.where(thresholding, pe * self.n_thresholds * self.acc_bits, 0),
-                 "product_bits": pe * simd * in_bits * self.weight_bits, "tree_bits": pe * simd * sum_bits}
+                 "product_bits": pe * simd * in_bits * self.weight_bits, "tree_bits": pe * simd * sum_bits,
+                 # a ROM in logic: a LUT6 per 64 rows of each output bit it keeps
+                 "weight_rom": np.where(weights_in_bram, 0, rom_weights * np.ceil(nf * sf / 64)),
+                 "activation_rom": np.where(activation_in_bram, 0, rom_activation * np.ceil(nf / 64))}
         return {"lut": lut, "bram18": bram, "dsp": dsp, "reg": reg, "shape": shape}

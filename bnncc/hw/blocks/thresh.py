@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bnncc.hw import activation
-from bnncc.hw.block import Fold, Memory, Param
+from bnncc.hw.block import Fold, Memory, Param, per_fold
 from bnncc.hw.blocks.pe_block import PeBlock
 from bnncc.hw.enums import ENCODINGS
 from bnncc.hw.stream import signed_bits
@@ -76,5 +76,8 @@ class Thresh(PeBlock):
     def terms(self, f: Fold, device, model) -> dict[str, dict[str, Any]]:
         pe = f["PE"]
         t = activation.terms(None, f, self.c // pe, self.thresholds.shape[1], self.acc_bits, device, model)
+        rom = per_fold(self, "activation", lambda p: activation.registers(  # in block RAM: the RAM's own register
+            self.thresholds, self.descending, None, p, False, self.c, self.acc_bits), pe)
         return {"lut": {"control": 1, "thresholds": t["lut"]}, "bram18": {"thresholds": t["bram18"]},
-                "reg": {"lanes": pe * (self.in_bits + self.out_bits)}}
+                "reg": {"lanes": pe * (self.in_bits + self.out_bits),
+                        "thresholds": np.where(np.asarray(t["bram18"]) > 0, 0, rom)}}
