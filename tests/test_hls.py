@@ -213,6 +213,21 @@ def test_fps_chooses_cheapest_folding_and_refuses_the_impossible(tmp_path, capsy
     assert code == 2 and "does not fit xc7z020clg400-1" in err and err.count("\n") == 1
 
 
+def test_an_estimate_beyond_the_calibration_says_so(tmp_path, capsys):
+    """Unfolded, the binary TFC's first layer has 25,088 XNOR lanes, hundreds of times what the shipped model was
+    fitted on (Yosys: 62,903 LUT for the design, the model 33,436): the compile names the blocks and terms."""
+    path = f"{ZOO}/TFC_1W1A.onnx"
+    wide = ["--fps", "5e7", "--part", "xcu250-figd2104-2L-e"]  # a part it fits under any model
+    assert main([path, "--target", "fpga", "-o", str(tmp_path / "wide"), *wide]) == 0
+    note = next(line for line in capsys.readouterr().err.splitlines() if "extrapolates" in line)
+    assert "mvau0 (" in note and "lut.adder_tree" in note
+    report = json.loads((tmp_path / "wide" / "report.json").read_text())
+    assert "mvau0" in report["estimate"]["beyond_calibration"]
+    assert main([path, "--target", "fpga", "-o", str(tmp_path / "folded"), "--fps", "1000"]) == 0
+    assert "extrapolates" not in capsys.readouterr().err
+    assert "beyond_calibration" not in json.loads((tmp_path / "folded" / "report.json").read_text())["estimate"]
+
+
 @pytest.mark.parametrize("builder,fps", [(fixtures.lfc, 20_000), (fixtures.cnv, 500)], ids=["lfc", "cnv"])
 def test_finn_sized_models_compile_and_simulate(tmp_path, builder, fps):
     path = _save(tmp_path, builder(0))

@@ -211,7 +211,8 @@ def _entry(samples: list[dict], resource: str) -> dict:
             oof["trees"][test] = [predict(boosted, _terms(samples[i])) for i in test]
     coef = _linear(x, y)
     entry = {"features": names, "coef": [round(float(c), 6) for c in coef], "n": len(samples),
-             "designs": len(set(groups)), "cv_folds": folds}
+             "designs": len(set(groups)), "cv_folds": folds,
+             "range": {n: round(float(x[:, j].max()), 6) for j, n in enumerate(names) if n != "const"}}
     if folds >= 2:
         cv = {k: round(mape(np.ceil(v), y), 2) for k, v in oof.items()}
         entry["cv_mape_by_form"] = cv

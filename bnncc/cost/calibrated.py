@@ -31,6 +31,7 @@ from bnncc.errors import BnnccError
 FORMAT = "bnncc-cost-model"
 VERSION = 1
 FITTED = ("lut", "ff")
+EXTRAPOLATION = 2.0  # a term above this many times its largest fitted value: the estimate is an extrapolation
 
 
 def feature_values(names: list[str], terms: dict[str, dict[str, Any]]):
@@ -160,6 +161,21 @@ class CalibratedModel(AnalyticalModel):
             if entry is not None:
                 cost[resource] = np.ceil(predict(entry, terms))
         return cost
+
+    def beyond_range(self, cost_class: str, terms: dict[str, dict[str, Any]], device: Device) -> list[str]:
+        """Terms above EXTRAPOLATION times the largest value the block's fitted LUT and FF models saw, the
+        furthest out first."""
+        fitted: dict[str, float] = {}
+        for resource in FITTED:
+            for name, top in ((self._entry(cost_class, resource, device) or {}).get("range") or {}).items():
+                fitted[name] = max(fitted.get(name, 0.0), top)
+        out = []
+        for name, top in fitted.items():
+            group, term = name.split(".", 1)
+            value = float(np.max(terms.get(group, {}).get(term, 0)))
+            if value > EXTRAPOLATION * max(top, 1.0):
+                out.append((value / max(top, 1.0), f"{name} {value:,.0f} > {top:,.0f} fitted"))
+        return [text for _, text in sorted(out, key=lambda o: (-o[0], o[1]))]
 
     def fmax_mhz(self, features: dict[str, int], device: Device) -> float | None:
         fam = self.family(device)

@@ -50,6 +50,11 @@ class CostModel:
         has none for the device (the analytical model never does: it would be a guess)."""
         return None
 
+    def beyond_range(self, cost_class: str, terms: dict[str, dict[str, Any]], device: Device) -> list[str]:
+        """The terms of a block far beyond what the model was fitted on (its estimate there extrapolates), as
+        readable strings; [] for a model that fits nothing."""
+        return []
+
     def lut_per(self, proxy: str, weight: str, device: Device) -> float | None:
         """LUTs per MAC (proxy "mac") or per BOP ("bop") fitted for the weight kind, or None (nothing fitted)."""
         return None

@@ -92,6 +92,11 @@ def plan(graph: Graph, opts: FpgaOptions) -> Plan:
         notes.append("no --folding or --fps: every layer is fully folded (PE = SIMD = 1)")
     design = realize(df, chosen)
     est = estimate(design, dev, opts.model, opts.clock_ns)
+    beyond = {b["block"]: b["beyond_calibration"] for b in est["blocks"] if "beyond_calibration" in b}
+    if beyond:
+        notes.append("the cost model extrapolates beyond its calibration here, the estimate may be far off: "
+                     + "; ".join(f"{block} ({', '.join(terms[:2])}{', ...' if len(terms) > 2 else ''})"
+                                 for block, terms in beyond.items()))
     over = fits(est, dev)
     if over:
         raise BnnccError(f"the design does not fit {dev.part}: {', '.join(over)} (estimated; fold further or "
