@@ -184,10 +184,12 @@ def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) 
     """Cycles, latency, FPS and resources of the design, per stage and FIFO and in total."""
     rows = []
     for s in design.stages + design.fifos:
-        cost = s.block.cost(s.fold, device, model)
-        beyond = model.beyond_range(s.block.cost_class, s.block.terms(s.fold, device, model), device)
+        terms = s.block.terms(s.fold, device, model)  # Block.cost's terms, once for the cost and the range check
+        cost = model.block_cost(s.block.cost_class, terms, device)
+        beyond = model.beyond_range(s.block.cost_class, terms, device)
         rows.append({"block": s.name, "kind": s.block.kind, "folding": s.shown_fold(), "cycles": s.cycles(),
                      **{r: int(cost[r]) for r in RESOURCES}, **({"beyond_calibration": beyond} if beyond else {})})
+    extrapolated = [row["block"] for row in rows if "beyond_calibration" in row]
     interval, latency = design.interval(), design.latency()
     total = {r: sum(row[r] for row in rows) for r in RESOURCES}
     capacity = device.capacity()
@@ -199,8 +201,7 @@ def estimate(design: Design, device: Device, model: CostModel, clock_ns: float) 
         "fps": 1e9 / (interval * clock_ns), "latency_us": latency * clock_ns / 1000,
         "bottleneck": design.bottleneck().name,
         **total,
-        **({"beyond_calibration": [r["block"] for r in rows if "beyond_calibration" in r]}
-           if any("beyond_calibration" in r for r in rows) else {}),
+        **({"beyond_calibration": extrapolated} if extrapolated else {}),
         "utilization": {r: total[r] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES},
         "cost_model": model.describe(),
         "blocks": rows,
