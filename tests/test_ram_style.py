@@ -74,6 +74,16 @@ def test_a_rom_in_logic_keeps_a_register_per_distinct_output_bit(tmp_path, depth
     assert count(cells)["ff"] == memory.logic_registers() < 36 - 9
 
 
+@pytest.mark.parametrize("builder", [fixtures.binary_mlp, fixtures.int_mlp, fixtures.pow2_mlp])
+def test_weight_registers_count_the_weight_rom(tmp_path, builder):
+    """Mvau.weight_registers, read off the codes' bit planes without building the ROM, equals the ROM's own
+    Memory.logic_registers at every folding, shallow ROMs (exact) and deep ones alike."""
+    graph = load(str(fixtures.save(builder(seed=3), tmp_path / "m.onnx")))
+    for mvau in (b for b in dataflow.build(graph).blocks if b.kind == "mvau"):
+        for f in mvau.options():
+            assert mvau.weight_registers(f["PE"], f["SIMD"]) == mvau.memories(f)[0].logic_registers(), (mvau.name, f)
+
+
 def test_ultra_ram_is_refused(tmp_path):
     path = fixtures.save(fixtures.binary_mlp(sizes=(64, 32, 10), seed=2), tmp_path / "m.onnx")
     (mvau, *_) = dataflow.build(load(str(path))).blocks
